@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Frame is the envelope of every outbound frame: a JSON text frame
+// {"type", "data", "timestamp", "client_id"}.
+type Frame struct {
+	// Type is the frame type, one of the Type* constants.
+	Type string `json:"type"`
+	// Data is the payload, already encoded as a JSON object.
+	Data json.RawMessage `json:"data"`
+	// Timestamp is the send time in Unix milliseconds.
+	Timestamp int64 `json:"timestamp"`
+	// ClientID is the connection's client id once the server assigned one.
+	ClientID string `json:"client_id,omitempty"`
+}
+
+// NewFrame encodes payload as the data of a frame of type t stamped with
+// timestamp (Unix milliseconds) and clientID (may be empty).
+func NewFrame(t string, payload any, timestampMs int64, clientID string) (Frame, error) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return Frame{}, fmt.Errorf("protocol: encode %s payload: %w", t, err)
+	}
+	return Frame{Type: t, Data: data, Timestamp: timestampMs, ClientID: clientID}, nil
+}
+
+// Encode returns the frame as JSON text.
+func (f Frame) Encode() ([]byte, error) {
+	if len(f.Data) == 0 {
+		f.Data = json.RawMessage("{}")
+	}
+	return json.Marshal(f)
+}
+
+// JoinChat is the payload of join_chat. With no chat id yet, set Create.
+type JoinChat struct {
+	ChatID string `json:"chat_id,omitempty"`
+	Create bool   `json:"create,omitempty"`
+}
+
+// LeaveChat is the payload of leave_chat.
+type LeaveChat struct {
+	ChatID string `json:"chat_id"`
+}
+
+// ChatMessage is the payload of chat_message.
+type ChatMessage struct {
+	Message         string `json:"message"`
+	ChatID          string `json:"chat_id,omitempty"`
+	TenantID        string `json:"tenant_id"`
+	ClientMessageID string `json:"client_message_id"`
+	Stream          bool   `json:"stream"`
+}
+
+// Typing is the payload of typing_start and typing_stop.
+type Typing struct {
+	ChatID   string `json:"chat_id"`
+	TenantID string `json:"tenant_id"`
+}
+
+// Ping is the payload of ping and pong: the sender's time in Unix milliseconds.
+type Ping struct {
+	TS int64 `json:"ts"`
+}

@@ -1,0 +1,158 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// REST paths, relative to the API URL.
+const (
+	PathHealthz       = "/healthz"
+	PathHealth        = "/api/v1/health"
+	PathChats         = "/api/v1/chat/"
+	PathChatConfig    = "/api/v1/chat/config"
+	PathWebSocket     = "/api/v1/ws/chat"
+	pathChatMessagesF = "/api/v1/chat/%s/messages"
+)
+
+// PathChatMessages returns the path of a chat's messages.
+func PathChatMessages(chatID string) string {
+	return fmt.Sprintf(pathChatMessagesF, chatID)
+}
+
+// Headers sent on every REST request and on the WebSocket handshake.
+const (
+	HeaderTenantID    = "X-Tenant-ID"
+	HeaderTenant      = "X-Tenant"
+	HeaderTenantPlain = "Tenant-ID"
+	HeaderAPIKey      = "X-API-Key"
+	HeaderRetryAfter  = "Retry-After"
+)
+
+// WebSocket query parameters.
+const (
+	QueryTenantID = "tenant_id"
+	QueryChatID   = "chat_id"
+	QueryClientID = "client_id"
+)
+
+// Health is the answer of GET /healthz.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// CreateChatRequest is the body of POST /api/v1/chat/.
+type CreateChatRequest struct {
+	SessionID string         `json:"session_id,omitempty"`
+	VisitorID string         `json:"visitor_id,omitempty"`
+	Title     string         `json:"title,omitempty"`
+	Context   map[string]any `json:"context,omitempty"`
+}
+
+// CreateChatResponse is the answer of POST /api/v1/chat/. The platform puts
+// the id in chat_id or in id; ChatID holds whichever was given.
+type CreateChatResponse struct {
+	ChatID    string `json:"chat_id"`
+	Title     string `json:"title,omitempty"`
+	CreatedAt string `json:"created_at,omitempty"`
+}
+
+// UnmarshalJSON accepts the id as chat_id or id.
+func (r *CreateChatResponse) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ChatID    string          `json:"chat_id"`
+		ID        json.RawMessage `json:"id"`
+		Title     string          `json:"title"`
+		CreatedAt string          `json:"created_at"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	r.ChatID, r.Title, r.CreatedAt = raw.ChatID, raw.Title, raw.CreatedAt
+	if r.ChatID == "" && len(raw.ID) > 0 {
+		r.ChatID = idString(raw.ID)
+	}
+	if r.ChatID == "" {
+		return errors.New("protocol: chat creation answer has neither chat_id nor id")
+	}
+	return nil
+}
+
+// SendMessageRequest is the body of POST /api/v1/chat/{id}/messages.
+type SendMessageRequest struct {
+	Content  string         `json:"content"`
+	Role     string         `json:"role"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// HistoryMessage is one message of GET /api/v1/chat/{id}/messages.
+type HistoryMessage struct {
+	ID        string         `json:"id"`
+	Content   string         `json:"content"`
+	Role      string         `json:"role"`
+	Timestamp string         `json:"timestamp,omitempty"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+}
+
+// UnmarshalJSON accepts a numeric or string id and a timestamp given as a
+// string or a number.
+func (m *HistoryMessage) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID        json.RawMessage `json:"id"`
+		Content   string          `json:"content"`
+		Role      string          `json:"role"`
+		Timestamp json.RawMessage `json:"timestamp"`
+		Metadata  map[string]any  `json:"metadata"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	m.ID = idString(raw.ID)
+	m.Content, m.Role, m.Metadata = raw.Content, raw.Role, raw.Metadata
+	m.Timestamp = idString(raw.Timestamp)
+	return nil
+}
+
+// ParseHistory decodes the answer of GET /api/v1/chat/{id}/messages, given as
+// {"items": [...]} (also "messages") or as a bare array.
+func ParseHistory(body []byte) ([]HistoryMessage, error) {
+	var list []HistoryMessage
+	if err := json.Unmarshal(body, &list); err == nil {
+		return list, nil
+	}
+	var wrapped struct {
+		Items    []HistoryMessage `json:"items"`
+		Messages []HistoryMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &wrapped); err != nil {
+		return nil, fmt.Errorf("protocol: history is neither an array nor {\"items\": [...]}: %w", err)
+	}
+	if wrapped.Items != nil {
+		return wrapped.Items, nil
+	}
+	return wrapped.Messages, nil
+}
+
+// ChatConfig is the answer of GET /api/v1/chat/config.
+type ChatConfig struct {
+	// MaxMessageLength is the longest message the platform accepts, in
+	// characters; 0 when not given.
+	MaxMessageLength int `json:"max_message_length"`
+}
+
+// idString renders a JSON string or number as a string; anything else is "".
+func idString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
