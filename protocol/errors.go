@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultRateLimitWait is the wait after a 429 that names none.
@@ -134,11 +135,9 @@ func ParseAPIError(status int, retryAfterHeader string, body []byte, now time.Ti
 		bodyRetry = seconds(raw.RetryAfter)
 	} else {
 		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 512 {
-			e.Message = e.Message[:512] + "…"
-		}
 		e.Retryable = status == http.StatusTooManyRequests || status >= 500
 	}
+	e.Message = truncate(e.Message, maxMessageBytes)
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		e.Retryable = false
 	}
@@ -165,7 +164,7 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
@@ -226,6 +225,21 @@ func seconds(raw json.RawMessage) time.Duration {
 		return 0
 	}
 	return secondsToDuration(f)
+}
+
+// maxMessageBytes bounds APIError.Message, so that a huge error body cannot
+// flood logs.
+const maxMessageBytes = 512
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // maxRetryAfter bounds a server-given wait, so that a hostile or broken value

@@ -30,7 +30,7 @@ func NewFrame(t string, payload any, timestampMs int64, clientID string) (Frame,
 
 // Encode returns the frame as JSON text.
 func (f Frame) Encode() ([]byte, error) {
-	if len(f.Data) == 0 {
+	if len(f.Data) == 0 || string(f.Data) == "null" {
 		f.Data = json.RawMessage("{}")
 	}
 	return json.Marshal(f)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 )
 
 // REST paths, relative to the API URL.
@@ -16,9 +17,10 @@ const (
 	pathChatMessagesF = "/api/v1/chat/%s/messages"
 )
 
-// PathChatMessages returns the path of a chat's messages.
+// PathChatMessages returns the path of a chat's messages, with the chat id
+// escaped as one path segment.
 func PathChatMessages(chatID string) string {
-	return fmt.Sprintf(pathChatMessagesF, chatID)
+	return fmt.Sprintf(pathChatMessagesF, url.PathEscape(chatID))
 }
 
 // Headers sent on every REST request and on the WebSocket handshake.
