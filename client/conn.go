@@ -1,0 +1,739 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/normalize"
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/queue"
+)
+
+// writeTimeout bounds one socket write.
+const writeTimeout = 10 * time.Second
+
+// wsConn is one WebSocket connection and its two goroutines: the reader
+// (inbound path) and the writer (the only goroutine that writes frames).
+type wsConn struct {
+	ws  *websocket.Conn
+	gen uint64
+
+	mu      sync.Mutex
+	pending []outItem
+	closed  bool // the writer stopped taking items
+	wake    chan struct{}
+
+	stop      chan struct{} // closed to stop the writer
+	stopOnce  sync.Once
+	lost      chan error // first loss, buffered
+	lostOnce  sync.Once
+	ready     chan struct{}
+	readyOnce sync.Once
+	wg        sync.WaitGroup
+
+	amu  sync.Mutex
+	acks map[string]chan struct{} // join acknowledgements awaited, by chat id ("" for create)
+}
+
+// outItem is a frame for the writer: a queueable item or a control frame.
+type outItem struct {
+	item    queue.Item
+	control bool
+}
+
+// submit hands an item to the writer. It returns false when the connection
+// no longer takes items (then the caller queues it).
+func (w *wsConn) submit(it outItem) bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	w.pending = append(w.pending, it)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// fail records the first loss of the connection.
+func (w *wsConn) fail(err error) {
+	w.lostOnce.Do(func() { w.lost <- err })
+}
+
+// closeNormal sends a 1000 close and closes the socket, unblocking the reader.
+func (w *wsConn) closeNormal() {
+	_ = w.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client closing"),
+		time.Now().Add(time.Second))
+	w.shutdown()
+}
+
+// shutdown closes the socket and stops the writer.
+func (w *wsConn) shutdown() {
+	w.stopOnce.Do(func() { close(w.stop) })
+	_ = w.ws.Close()
+}
+
+func (w *wsConn) expectJoin(chatID string) chan struct{} {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	ch := make(chan struct{})
+	w.acks[chatID] = ch
+	return ch
+}
+
+func (w *wsConn) ackJoin(chatID string) {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if ch, ok := w.acks[chatID]; ok {
+		close(ch)
+		delete(w.acks, chatID)
+	}
+}
+
+// supervise is the connection loop: connect, serve until the connection is
+// lost, decide by the close-code policy whether and when to reconnect.
+func (c *Client) supervise() {
+	defer c.wg.Done()
+	delays := newRetryDelays(c.cfg)
+	retries := 0
+	for first := true; ; first = false {
+		if !first && !c.setState(StateConnecting, nil, retries+1, 0) {
+			return
+		}
+		c.stats.attempts.Add(1)
+		conn, err := c.connectOnce(c.ctx, retries > 0)
+		if err == nil {
+			retries = 0
+			delays.reset()
+			err = c.serve(conn)
+		}
+		if c.ctx.Err() != nil {
+			return
+		}
+		policy, retryAfter := classify(err)
+		c.emitError(ErrorConnection, err, "")
+		if !policy.Retry || retries >= c.cfg.MaxRetries {
+			fe := &FailedError{Attempts: retries + 1, Last: err}
+			c.failQueued(fe)
+			c.mu.Lock()
+			c.setStateLocked(StateFailed, fe, retries+1, 0)
+			c.running = false // Connect may start a new loop at once
+			c.mu.Unlock()
+			return
+		}
+		retries++
+		d := delays.next(policy, retryAfter)
+		t := c.clock.NewTimer(d)
+		if !c.setState(StateReconnecting, err, retries+1, d) {
+			t.Stop()
+			return
+		}
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// failQueued fails every queued frame's sender (the connection failed).
+func (c *Client) failQueued(err error) {
+	live, expired := c.q.Drain()
+	for _, it := range live {
+		c.failItem(it, err)
+	}
+	for _, r := range expired {
+		c.failItem(r.Item, r.Err)
+	}
+}
+
+// classify maps a connection error to its policy and server-requested wait.
+func classify(err error) (protocol.Policy, time.Duration) {
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return protocol.Lookup(ce.Trigger), ce.RetryAfter
+	}
+	return protocol.Lookup(protocol.Trigger{Cause: protocol.CauseNetwork}), 0
+}
+
+// connectOnce runs the four steps of SPEC §3.1 and returns a ready
+// connection.
+func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, error) {
+	// 1. Health.
+	if _, err := c.rest.health(ctx, false); err != nil {
+		return nil, restConnectError(err)
+	}
+	c.learnLimits(ctx)
+	// 2. Chat creation for chats that have no id yet (degraded otherwise).
+	for _, ch := range c.chatList() {
+		ch.ensureCreated(ctx)
+	}
+	// 3. Dial, then connection_established / progress / connection_ready.
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			conn.shutdown()
+			conn.wg.Wait()
+			c.detach(conn)
+		}
+	}()
+	readyTimer := c.clock.NewTimer(c.cfg.ReadyTimeout)
+	select {
+	case <-conn.ready:
+		readyTimer.Stop()
+	case err := <-conn.lost:
+		readyTimer.Stop()
+		return nil, err
+	case <-readyTimer.C():
+		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
+			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
+	case <-ctx.Done():
+		readyTimer.Stop()
+		return nil, ctx.Err()
+	}
+	// 4. Join every chat, wait for the acknowledgements, then flush.
+	if err := c.joinAll(ctx, conn); err != nil {
+		return nil, err
+	}
+	if err := c.flushAndReady(conn, reconnect); err != nil {
+		return nil, err
+	}
+	ok = true
+	return conn, nil
+}
+
+// learnLimits reads the platform's message length limit once, unless the
+// configuration sets one. A platform without the endpoint keeps the default.
+func (c *Client) learnLimits(ctx context.Context) {
+	c.mu.Lock()
+	known := c.maxLen != 0 || c.cfg.MaxMessageLength > 0
+	c.mu.Unlock()
+	if known {
+		return
+	}
+	var cc protocol.ChatConfig
+	if err := c.rest.do(ctx, http.MethodGet, protocol.PathChatConfig, nil, &cc, false); err != nil {
+		c.log.Debug("miptech: no chat config from the platform; using the default limit", "err", err)
+		cc.MaxMessageLength = DefaultMaxMessageLength
+	}
+	if cc.MaxMessageLength <= 0 {
+		cc.MaxMessageLength = DefaultMaxMessageLength
+	}
+	c.mu.Lock()
+	c.maxLen = cc.MaxMessageLength
+	c.mu.Unlock()
+}
+
+// restConnectError turns a failed health check into a connection error.
+func restConnectError(err error) error {
+	var apiErr *protocol.APIError
+	if errors.As(err, &apiErr) {
+		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseHandshake, Code: apiErr.Status},
+			Retryable:  protocol.Lookup(protocol.Trigger{Cause: protocol.CauseHandshake, Code: apiErr.Status}).Retry,
+			RetryAfter: apiErr.RetryAfter, Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: err}
+}
+
+// dial opens the socket and starts its reader and writer.
+func (c *Client) dial(ctx context.Context) (*wsConn, error) {
+	q := url.Values{}
+	q.Set(protocol.QueryTenantID, c.cfg.TenantID)
+	if id := c.firstChatID(); id != "" {
+		q.Set(protocol.QueryChatID, id)
+	}
+	if c.cfg.ClientID != "" {
+		q.Set(protocol.QueryClientID, c.cfg.ClientID)
+	}
+	u := c.cfg.WSURL + protocol.PathWebSocket + "?" + q.Encode()
+	h := http.Header{}
+	if err := setAuthHeaders(ctx, h, c.cfg, false); err != nil {
+		return nil, err
+	}
+	d := websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: c.cfg.HandshakeTimeout,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+	}
+	if c.cfg.Token != nil {
+		tok, err := c.cfg.Token(ctx)
+		if err != nil {
+			return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseHandshake, Code: http.StatusUnauthorized}, Err: err}
+		}
+		if tok != "" {
+			d.Subprotocols = []string{"bearer", tok}
+		}
+	}
+	ws, resp, err := d.DialContext(ctx, u, h)
+	if err != nil {
+		if resp != nil {
+			if resp.Body != nil {
+				_ = resp.Body.Close()
+			}
+			tr := protocol.Trigger{Cause: protocol.CauseHandshake, Code: resp.StatusCode}
+			return nil, &ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
+				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)}
+	}
+	ws.SetReadLimit(c.cfg.ReadLimit)
+	ping := c.clock.NewTicker(c.cfg.PingInterval)
+	conn := &wsConn{
+		ws:    ws,
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		lost:  make(chan error, 1),
+		ready: make(chan struct{}),
+		acks:  map[string]chan struct{}{},
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ping.Stop()
+		_ = ws.Close()
+		return nil, ErrClosed
+	}
+	conn.gen = c.stats.attempts.Load()
+	c.conn = conn
+	c.setStateLocked(StateConnected, nil, 0, 0)
+	c.mu.Unlock()
+	c.log.Debug("miptech: socket open", "url", c.cfg.WSURL+protocol.PathWebSocket)
+	conn.wg.Add(2)
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.read(conn) }()
+	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.write(conn, ping) }()
+	return conn, nil
+}
+
+func (c *Client) firstChatID() string {
+	for _, ch := range c.chatList() {
+		if id := ch.ID(); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// detach forgets conn as the current connection.
+func (c *Client) detach(conn *wsConn) {
+	c.mu.Lock()
+	if c.conn == conn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+}
+
+// joinAll sends join_chat for every open chat and waits for the
+// acknowledgements, each up to JoinTimeout; a missing one is logged and the
+// connection goes on (the platform registers a chat on its first message).
+func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
+	type wait struct {
+		chat string
+		ch   chan struct{}
+	}
+	var waits []wait
+	for _, chat := range c.chatList() {
+		id := chat.ID()
+		ack := conn.expectJoin(id)
+		waits = append(waits, wait{id, ack})
+		if id == "" {
+			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{Create: true})
+		} else {
+			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{ChatID: id})
+		}
+	}
+	if len(waits) == 0 {
+		return nil
+	}
+	t := c.clock.NewTimer(c.cfg.JoinTimeout)
+	defer t.Stop()
+	for _, w := range waits {
+		select {
+		case <-w.ch:
+		case <-t.C():
+			c.log.Warn("miptech: no chat_joined in time; going on", "chat_id", w.chat)
+			return nil
+		case err := <-conn.lost:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// flushAndReady re-sends the messages caught by a lost connection, flushes
+// the outbound queue in order and moves to ready once it is empty, under the
+// lock that Send takes, so no frame overtakes a queued one.
+func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
+	var resend []queue.Item
+	for _, ch := range c.chatList() {
+		resend = append(resend, ch.unacknowledged()...)
+	}
+	if len(resend) > 0 {
+		c.q.PutBack(resend)
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return ErrClosed
+		}
+		live, expired := c.q.Drain()
+		if len(live) == 0 && len(expired) == 0 {
+			c.connectedAt = c.clock.Now()
+			c.connErr = nil
+			c.setStateLocked(StateReady, nil, 0, 0)
+			c.mu.Unlock()
+			break
+		}
+		c.mu.Unlock()
+		for _, r := range expired {
+			c.failItem(r.Item, r.Err)
+		}
+		for i, it := range live {
+			if om, ok := it.Value.(*outMsg); ok && om.ctx != nil && om.ctx.Err() != nil {
+				c.failItem(it, om.ctx.Err())
+				continue
+			}
+			if !conn.submit(outItem{item: it}) {
+				c.q.PutBack(live[i:])
+				select {
+				case err := <-conn.lost:
+					return err
+				case <-c.ctx.Done():
+					return ErrClosed
+				}
+			}
+		}
+	}
+	if reconnect {
+		c.stats.reconnects.Add(1)
+	}
+	for _, ch := range c.chatList() {
+		ch.afterReady()
+	}
+	return nil
+}
+
+// serve waits until the connection is lost or the client closes, then tears
+// the connection down and waits for its goroutines.
+func (c *Client) serve(conn *wsConn) error {
+	var err error
+	select {
+	case err = <-conn.lost:
+	case <-c.ctx.Done():
+		err = ErrClosed
+	}
+	conn.shutdown()
+	conn.wg.Wait()
+	c.detach(conn)
+	return err
+}
+
+// read is the reader goroutine: decode, normalize, deduplicate, route.
+func (c *Client) read(conn *wsConn) {
+	for {
+		_ = conn.ws.SetReadDeadline(time.Now().Add(c.cfg.DeadTimeout))
+		mt, data, err := conn.ws.ReadMessage()
+		if err != nil {
+			conn.fail(c.readError(err))
+			return
+		}
+		c.stats.framesIn.Add(1)
+		c.stats.bytesIn.Add(uint64(len(data)))
+		if mt != websocket.TextMessage {
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("miptech: dropped a non-text frame", "bytes", len(data))
+			continue
+		}
+		ev, err := normalize.Normalize(data, c.clock.Now())
+		if err != nil {
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("miptech: dropped an undecodable frame", "err", err)
+			continue
+		}
+		c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
+		if ev.Key != "" && c.dedup.Seen(ev.Key) {
+			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
+			continue
+		}
+		c.handleInbound(conn, ev)
+	}
+}
+
+// readError turns a read failure into a connection error.
+func (c *Client) readError(err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		tr := protocol.Trigger{Cause: protocol.CauseClose, Code: ce.Code}
+		if ce.Code == websocket.CloseAbnormalClosure {
+			tr = protocol.Trigger{Cause: protocol.CauseNetwork}
+		}
+		return &ConnectError{Trigger: tr, Reason: ce.Text, Retryable: protocol.Lookup(tr).Retry}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true,
+			Err: errors.New("no frame from the platform within the dead-connection timeout")}
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true,
+			Err: errors.New("inbound frame larger than Config.ReadLimit")}
+	}
+	return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)}
+}
+
+// write is the writer goroutine: it owns every frame write and the keepalive.
+func (c *Client) write(conn *wsConn, ping clock.Ticker) {
+	defer ping.Stop()
+	var unsent []outItem
+	defer func() {
+		conn.mu.Lock()
+		conn.closed = true
+		unsent = append(unsent, conn.pending...)
+		conn.pending = nil
+		conn.mu.Unlock()
+		var back []queue.Item
+		for _, it := range unsent {
+			if !it.control {
+				back = append(back, it.item)
+			}
+		}
+		if len(back) > 0 {
+			if c.isClosed() {
+				for _, it := range back {
+					c.failItem(it, ErrClosed)
+				}
+			} else {
+				c.q.PutBack(back)
+			}
+		}
+	}()
+	for {
+		select {
+		case <-conn.stop:
+			return
+		case <-ping.C():
+			b, err := c.encodeFrame(protocol.TypePing, protocol.Ping{TS: c.clock.Now().UnixMilli()})
+			if err == nil {
+				conn.submit(outItem{item: queue.Item{Type: protocol.TypePing, Payload: b}, control: true})
+			}
+		case <-conn.wake:
+		}
+		conn.mu.Lock()
+		items := conn.pending
+		conn.pending = nil
+		conn.mu.Unlock()
+		for i, it := range items {
+			if om, ok := it.item.Value.(*outMsg); ok && om.ctx != nil && om.ctx.Err() != nil {
+				c.failItem(it.item, om.ctx.Err())
+				continue
+			}
+			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := conn.ws.WriteMessage(websocket.TextMessage, it.item.Payload); err != nil {
+				unsent = append(unsent, items[i:]...)
+				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
+				return
+			}
+			c.stats.framesOut.Add(1)
+			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
+			c.log.Debug("miptech: frame out", "type", it.item.Type)
+			if it.item.Type == protocol.TypeChatMessage {
+				if om, ok := it.item.Value.(*outMsg); ok && om.chat != nil {
+					om.chat.messageWritten(om.clientID)
+				}
+			}
+		}
+	}
+}
+
+// handleInbound acts on one deduplicated event: connection lifecycle frames
+// here, chat events in their chat.
+func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
+	c.disp.enqueue(func() {
+		for _, h := range handlers(c, c.onEvent) {
+			h(ev)
+		}
+	})
+	switch ev.Type {
+	case protocol.TypeConnectionEstablished:
+		if ev.ClientID != "" {
+			c.mu.Lock()
+			c.clientID = ev.ClientID
+			c.mu.Unlock()
+		}
+		return
+	case protocol.TypeInitializationProgress:
+		p := ProgressEvent{Phase: ev.Phase, Message: ev.Text, Time: ev.Time}
+		c.disp.enqueue(func() {
+			for _, h := range handlers(c, c.onProg) {
+				h(p)
+			}
+		})
+		return
+	case protocol.TypeConnectionReady:
+		if ev.ClientID != "" {
+			c.mu.Lock()
+			c.clientID = ev.ClientID
+			c.mu.Unlock()
+		}
+		conn.readyOnce.Do(func() { close(conn.ready) })
+		return
+	case protocol.TypePing:
+		c.sendControl(protocol.TypePong, protocol.Ping{TS: ev.PingTS})
+		return
+	case protocol.TypePong:
+		return
+	case protocol.TypeChatCreated, protocol.TypeChatJoined:
+		if ev.ChatID != "" && c.chatByID(ev.ChatID) == nil {
+			if ch := c.adoptChatID(ev.ChatID); ch != nil {
+				conn.ackJoin("")
+				conn.ackJoin(ev.ChatID)
+				return
+			}
+		}
+		conn.ackJoin(ev.ChatID)
+		if ev.Type == protocol.TypeChatCreated && ev.ChatID == "" {
+			conn.ackJoin("")
+		}
+		return
+	case protocol.TypeRateLimitExceeded:
+		c.rateLimited(ev.RetryAfter)
+	}
+	ch := c.route(ev)
+	if ch == nil {
+		if ev.Type == protocol.TypeError || ev.Type == protocol.TypeRateLimitExceeded {
+			c.emitError(errorKindOf(ev), eventError(ev), ev.ChatID)
+			return
+		}
+		if isChatEvent(ev.Type) {
+			c.stats.isolationDrops.Add(1)
+			c.log.Debug("miptech: event for no open chat dropped", "type", ev.Type, "chat_id", ev.ChatID)
+		}
+		return
+	}
+	ch.handleEvent(ev)
+}
+
+// isChatEvent reports whether events of type t belong to a chat.
+func isChatEvent(t string) bool {
+	switch t {
+	case protocol.TypeChatLeft, protocol.TypeMessageReceived, protocol.TypeProcessing,
+		protocol.TypeResponseStart, protocol.TypeResponseChunk, protocol.TypeResponseComplete,
+		protocol.TypeChatResponse, protocol.TypeTypingStart, protocol.TypeTypingStop,
+		protocol.TypeTypingIndicator:
+		return true
+	}
+	return false
+}
+
+// route finds the chat of an event: by chat id (an event for a chat not open
+// here is dropped), else by the message it concerns, else the only chat.
+func (c *Client) route(ev normalize.Event) *Chat {
+	if ev.ChatID != "" {
+		return c.chatByID(ev.ChatID)
+	}
+	for _, id := range []string{ev.ClientMessageID, ev.MessageID} {
+		if id == "" {
+			continue
+		}
+		if m, ok := c.reg.Get(id); ok {
+			if ch := c.chatByID(m.ChatID); ch != nil {
+				return ch
+			}
+		}
+		for _, ch := range c.chatList() {
+			if ch.ownsMessage(id) {
+				return ch
+			}
+		}
+	}
+	chats := c.chatList()
+	if len(chats) == 1 {
+		return chats[0]
+	}
+	return nil
+}
+
+func (c *Client) chatByID(id string) *Chat {
+	for _, ch := range c.chatList() {
+		if ch.ID() == id {
+			return ch
+		}
+	}
+	return nil
+}
+
+// adoptChatID gives id to the oldest open chat that is waiting for one
+// (degraded mode). It returns that chat, or nil.
+func (c *Client) adoptChatID(id string) *Chat {
+	for _, ch := range c.chatList() {
+		if ch.adoptID(id) {
+			return ch
+		}
+	}
+	return nil
+}
+
+// rateLimited records a platform request to slow down: sends wait it out.
+func (c *Client) rateLimited(d time.Duration) {
+	if d <= 0 {
+		d = protocol.DefaultRateLimitWait
+	}
+	c.mu.Lock()
+	if until := c.clock.Now().Add(d); until.After(c.rateUntil) {
+		c.rateUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// rateWait returns how long sends must wait for a rate limit to pass.
+func (c *Client) rateWait() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rateUntil.Sub(c.clock.Now())
+}
+
+func errorKindOf(ev normalize.Event) ErrorKind {
+	if ev.Type == protocol.TypeRateLimitExceeded || ev.RetryAfter > 0 {
+		return ErrorRateLimit
+	}
+	return ErrorProcessing
+}
+
+// eventError turns an error or rate-limit frame into a typed error.
+func eventError(ev normalize.Event) error {
+	if ev.Type == protocol.TypeRateLimitExceeded {
+		d := ev.RetryAfter
+		if d <= 0 {
+			d = protocol.DefaultRateLimitWait
+		}
+		return &RateLimitError{RetryAfter: d}
+	}
+	return &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID, RetryAfter: ev.RetryAfter}
+}

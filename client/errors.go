@@ -1,0 +1,166 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/queue"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrClosed is returned by calls on a closed Client or Chat, and to every
+	// waiter when Close is called.
+	ErrClosed = errors.New("client: closed; create a new Client to go on")
+	// ErrQueueFull is returned by Send when the outbound queue is full while
+	// the connection is down. Wait for StateReady, or raise Config.QueueSize.
+	ErrQueueFull = queue.ErrQueueFull
+	// ErrExpired is returned for a message that waited in the outbound queue
+	// past its deadline (its context's, or Config.QueueTTL).
+	ErrExpired = queue.ErrExpired
+	// ErrEvicted is returned for a queued message dropped to make room under
+	// the DropOldest policy.
+	ErrEvicted = queue.ErrEvicted
+	// ErrFailed is matched by the error of a connection that stopped retrying
+	// (state failed). Call Connect to try again.
+	ErrFailed = errors.New("client: connection failed; check the error's cause, then call Connect again")
+	// ErrResponseTimeout is returned when no response_complete arrived within
+	// Config.ResponseTimeout of the message being sent or of its last chunk.
+	ErrResponseTimeout = errors.New("client: no reply within the response timeout; the platform may be overloaded, retry later or raise Config.ResponseTimeout")
+	// ErrValidation is matched by every *ValidationError.
+	ErrValidation = errors.New("client: invalid message")
+	// ErrReplyTooLarge is returned when a reply's text exceeds
+	// Config.MaxReplyBytes.
+	ErrReplyTooLarge = errors.New("client: reply exceeds the size limit; raise Config.MaxReplyBytes")
+	// ErrRateLimited is matched by every *RateLimitError.
+	ErrRateLimited = errors.New("client: rate limited by the platform")
+)
+
+// ConnectError reports why a connection attempt failed or a connection was
+// lost: a close code, a handshake HTTP status, a network error or a ready
+// timeout, with the policy that the client applied.
+type ConnectError struct {
+	// Trigger is the cause and code (close code or HTTP status).
+	Trigger protocol.Trigger
+	// Reason is the close reason text sent by the server, if any.
+	Reason string
+	// Retryable reports whether the client reconnects after this error.
+	Retryable bool
+	// RetryAfter is the wait the server asked for, if any.
+	RetryAfter time.Duration
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error describes the failure and what to do about it.
+func (e *ConnectError) Error() string {
+	msg := "client: connection " + e.Trigger.String()
+	if e.Trigger.Cause == protocol.CauseHandshake {
+		msg = fmt.Sprintf("client: handshake refused with HTTP %d %s", e.Trigger.Code, http.StatusText(e.Trigger.Code))
+	}
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if !e.Retryable {
+		p := protocol.Lookup(e.Trigger)
+		if p.Class == protocol.ClassAuth || p.Class == protocol.ClassPolicy {
+			msg += "; not retried: check the tenant id, API key and URLs"
+		}
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Is matches ErrRateLimited for a rate-limited handshake or close.
+func (e *ConnectError) Is(target error) bool {
+	return target == ErrRateLimited && protocol.Lookup(e.Trigger).Class == protocol.ClassRateLimited
+}
+
+// FailedError is the reason of the transition to StateFailed: the last error
+// and how many attempts were made. It matches ErrFailed.
+type FailedError struct {
+	// Attempts is the number of connection attempts made.
+	Attempts int
+	// Last is the error of the last attempt.
+	Last error
+}
+
+// Error describes the failure.
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("client: connection failed after %d attempt(s): %v; call Connect to try again", e.Attempts, e.Last)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *FailedError) Unwrap() error { return e.Last }
+
+// Is matches ErrFailed.
+func (e *FailedError) Is(target error) bool { return target == ErrFailed }
+
+// ValidationError reports a user message the SDK refused to send.
+type ValidationError struct {
+	// Reason says what is wrong.
+	Reason string
+}
+
+// Error returns the reason.
+func (e *ValidationError) Error() string { return "client: invalid message: " + e.Reason }
+
+// Is matches ErrValidation.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// PlatformError is an error frame sent by the platform about a message or
+// the connection.
+type PlatformError struct {
+	// Code is the platform's error code (code or error_code).
+	Code string
+	// Category is the platform's error type.
+	Category string
+	// Message is the platform's message.
+	Message string
+	// MessageID is the message the error is about, if any.
+	MessageID string
+	// RetryAfter is the wait the platform asked for, if any.
+	RetryAfter time.Duration
+}
+
+// Error describes the platform error.
+func (e *PlatformError) Error() string {
+	msg := "client: platform error"
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf("; retry after %s", e.RetryAfter)
+	}
+	return msg
+}
+
+// Is matches ErrRateLimited when the platform asked to wait.
+func (e *PlatformError) Is(target error) bool {
+	return target == ErrRateLimited && e.RetryAfter > 0
+}
+
+// RateLimitError reports a rate_limit_exceeded frame: sends wait RetryAfter.
+type RateLimitError struct {
+	// RetryAfter is how long the platform asked to wait.
+	RetryAfter time.Duration
+}
+
+// Error says how long to wait.
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("client: rate limited by the platform; sends resume after %s", e.RetryAfter)
+}
+
+// Is matches ErrRateLimited.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }

@@ -1,0 +1,138 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/platformtest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const testTenant = "tenant-test"
+
+// newServer starts a fake platform closed at the end of the test.
+func newServer(t testing.TB, cfg platformtest.Config) *platformtest.Server {
+	t.Helper()
+	srv := platformtest.NewServer(cfg)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newClient returns a client for srv, closed at the end of the test. mutate
+// may change the config.
+func newClient(t testing.TB, srv *platformtest.Server, mutate func(*Config)) *Client {
+	t.Helper()
+	cfg := Config{APIURL: srv.URL(), TenantID: testTenant}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, c.Close(ctx))
+	})
+	return c
+}
+
+// withFakeClock makes the client read a fake clock.
+func withFakeClock(clk *clock.Fake) func(*Config) {
+	return func(c *Config) { c.clock = clk }
+}
+
+// ctxT returns a context that ends with the test or after d.
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// stateLog records the state changes of a client.
+type stateLog struct {
+	mu      sync.Mutex
+	changes []StateChange
+	ch      chan StateChange
+}
+
+func recordStates(c *Client) *stateLog {
+	l := &stateLog{ch: make(chan StateChange, 1024)}
+	c.OnStateChange(func(sc StateChange) {
+		l.mu.Lock()
+		l.changes = append(l.changes, sc)
+		l.mu.Unlock()
+		l.ch <- sc
+	})
+	return l
+}
+
+// next waits for the next state change into want, skipping others.
+func (l *stateLog) next(t testing.TB, ctx context.Context, want State) StateChange {
+	t.Helper()
+	for {
+		select {
+		case sc := <-l.ch:
+			if sc.Current == want {
+				return sc
+			}
+		case <-ctx.Done():
+			t.Fatalf("no state change to %s: %v; seen %v", want, ctx.Err(), l.states())
+		}
+	}
+}
+
+func (l *stateLog) states() []State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]State, len(l.changes))
+	for i, c := range l.changes {
+		out[i] = c.Current
+	}
+	return out
+}
+
+// logBuffer is a slog handler target safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+func debugLogger(b *logBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// syncCallbacks waits until every callback enqueued so far has run.
+func syncCallbacks(t testing.TB, c *Client) {
+	t.Helper()
+	done := make(chan struct{})
+	require.True(t, c.disp.enqueue(func() { close(done) }))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("callbacks did not drain")
+	}
+}

@@ -1,0 +1,714 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/miptechnologies/miptech-go/normalize"
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/queue"
+	"github.com/miptechnologies/miptech-go/registry"
+)
+
+// Reply is the complete answer to a user message.
+type Reply struct {
+	// ChatID is the chat.
+	ChatID string
+	// ClientMessageID is the id of the user message answered.
+	ClientMessageID string
+	// MessageID is the platform's id of the assistant message.
+	MessageID string
+	// Text is the reply text: the complete frame's text when it carried one,
+	// else the chunks joined.
+	Text string
+	// Chunks is the number of chunks received.
+	Chunks int
+	// Model is the language model that answered.
+	Model string
+	// PromptTokens, CompletionTokens and TotalTokens are the token counts.
+	PromptTokens, CompletionTokens, TotalTokens int
+	// ResponseTime is the platform's processing time.
+	ResponseTime time.Duration
+	// Cost is the platform's cost estimate in US dollars.
+	Cost float64
+	// Sources are the reply's sources, as the platform sent them.
+	Sources []json.RawMessage
+	// Late is true for a reply that arrived after its message timed out.
+	Late bool
+	// Recovered is true for a reply taken from the chat history after a lost
+	// connection.
+	Recovered bool
+}
+
+// Chunk is one piece of a streamed reply. The last value of a stream has
+// Done set and carries the complete Reply.
+type Chunk struct {
+	// Text is the chunk's text (empty on the final value).
+	Text string
+	// Done marks the final value.
+	Done bool
+	// Reply is the complete reply, on the final value only.
+	Reply Reply
+}
+
+// pendingMsg is the chat's record of one user message, until its outcome
+// and its (possibly late) reply. Its fields are guarded by Chat.mu.
+type pendingMsg struct {
+	clientID    string
+	text        string
+	payload     []byte
+	ctx         context.Context
+	viaREST     bool
+	status      registry.Status
+	serverID    string
+	assistantID string
+	sentAt      time.Time
+	activity    time.Time
+	chunks      []string
+	size        int
+	notify      chan struct{} // closed and replaced on every chunk and at the outcome
+	done        bool          // the sender got its outcome
+	answered    bool          // a reply completed (maybe late)
+	reply       Reply
+	err         error
+	doneCh      chan struct{}
+	coalesce    strings.Builder
+	delivered   time.Time // last chunk callback, for coalescing
+	coalesceN   int
+}
+
+// Message is the handle of a sent user message.
+type Message struct {
+	chat *Chat
+	p    *pendingMsg
+}
+
+// ID returns the message's client_message_id (a UUID v4).
+func (m *Message) ID() string { return m.p.clientID }
+
+// Wait blocks until the reply completes and returns it, or returns the
+// message's error (ErrResponseTimeout, a *PlatformError, ErrQueueFull,
+// ErrExpired, ErrClosed, a *FailedError) or ctx's error. Waiting does not
+// change the message: a Wait cut short by ctx can be called again.
+func (m *Message) Wait(ctx context.Context) (Reply, error) {
+	select {
+	case <-m.p.doneCh:
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
+	m.chat.mu.Lock()
+	defer m.chat.mu.Unlock()
+	return m.p.reply, m.p.err
+}
+
+// Chunks iterates over the reply as it arrives: one value per chunk, then a
+// final value with Done set and the complete Reply, or an error. Breaking
+// out of the loop early is allowed.
+func (m *Message) Chunks(ctx context.Context) iter.Seq2[Chunk, error] {
+	return func(yield func(Chunk, error) bool) {
+		next := 0
+		for {
+			m.chat.mu.Lock()
+			chunks := m.p.chunks[next:]
+			next += len(chunks)
+			done, reply, err, notify := m.p.done, m.p.reply, m.p.err, m.p.notify
+			m.chat.mu.Unlock()
+			for _, text := range chunks {
+				if !yield(Chunk{Text: text}, nil) {
+					return
+				}
+			}
+			if len(chunks) > 0 {
+				continue
+			}
+			if done {
+				if err != nil {
+					yield(Chunk{}, err)
+				} else {
+					yield(Chunk{Done: true, Reply: reply}, nil)
+				}
+				return
+			}
+			select {
+			case <-notify:
+			case <-ctx.Done():
+				yield(Chunk{}, ctx.Err())
+				return
+			}
+		}
+	}
+}
+
+// Stream sends text and iterates over the reply as it arrives (see
+// Message.Chunks). A send error is yielded as the only value.
+func (ch *Chat) Stream(ctx context.Context, text string) iter.Seq2[Chunk, error] {
+	m, err := ch.Send(ctx, text)
+	if err != nil {
+		return func(yield func(Chunk, error) bool) { yield(Chunk{}, err) }
+	}
+	return m.Chunks(ctx)
+}
+
+// newPending registers a user message.
+func (ch *Chat) newPending(ctx context.Context, text string) *pendingMsg {
+	now := ch.c.clock.Now()
+	p := &pendingMsg{
+		clientID: registry.NewClientMessageID(),
+		text:     text,
+		ctx:      ctx,
+		status:   registry.StatusSending,
+		notify:   make(chan struct{}),
+		doneCh:   make(chan struct{}),
+		viaREST:  ch.c.cfg.SendMode == SendREST,
+	}
+	_, _ = ch.c.reg.Register(registry.Message{ClientID: p.clientID, ChatID: ch.ID(), Role: registry.RoleUser, Text: text, CreatedAt: now})
+	ch.mu.Lock()
+	ch.pending[p.clientID] = p
+	ch.order = append(ch.order, p)
+	ch.addView(MessageView{ClientMessageID: p.clientID, ChatID: ch.id, Role: protocol.RoleUser, Text: text, Status: registry.StatusSending, Time: now})
+	ch.mu.Unlock()
+	ch.emitStatus(p.clientID, "", 0, registry.StatusSending, nil)
+	return p
+}
+
+// forget drops a message that never left Send.
+func (ch *Chat) forget(p *pendingMsg) {
+	ch.mu.Lock()
+	delete(ch.pending, p.clientID)
+	ch.removeOrder(p)
+	ch.mu.Unlock()
+	ch.c.reg.Remove(p.clientID)
+}
+
+func (ch *Chat) removeOrder(p *pendingMsg) {
+	for i, x := range ch.order {
+		if x == p {
+			ch.order = append(ch.order[:i], ch.order[i+1:]...)
+			return
+		}
+	}
+}
+
+// transition moves a message's status in the registry and, when it changed,
+// in the chat's view, and reports it. Called without ch.mu held.
+func (ch *Chat) transition(p *pendingMsg, to registry.Status, err error) bool {
+	m, changed, terr := ch.c.reg.Transition(p.clientID, to, err)
+	if terr != nil || !changed {
+		return false
+	}
+	ch.mu.Lock()
+	prev := p.status
+	p.status = to
+	ch.updateView(p.clientID, func(v *MessageView) {
+		v.Status = to
+		v.ServerID = m.ServerID
+		if err != nil {
+			v.Err = err
+		}
+	})
+	ch.mu.Unlock()
+	ch.emitStatus(p.clientID, m.ServerID, prev, to, err)
+	return true
+}
+
+// messageWritten records that a message reached the socket (or was posted).
+func (ch *Chat) messageWritten(clientID string) {
+	ch.mu.Lock()
+	p := ch.pending[clientID]
+	if p == nil || p.done {
+		ch.mu.Unlock()
+		return
+	}
+	now := ch.c.clock.Now()
+	first := p.sentAt.IsZero()
+	if first {
+		p.sentAt = now
+	}
+	if p.status <= registry.StatusSent {
+		p.activity = now // a re-sent message's timeout starts again
+	}
+	ch.mu.Unlock()
+	if first {
+		ch.c.stats.sent.Add(1)
+	}
+	ch.transition(p, registry.StatusSent, nil)
+}
+
+// messageFailed gives a message its error outcome.
+func (ch *Chat) messageFailed(clientID string, err error) {
+	ch.mu.Lock()
+	p := ch.pending[clientID]
+	if p == nil || p.done {
+		ch.mu.Unlock()
+		return
+	}
+	ch.c.stats.failed.Add(1)
+	ch.finishLocked(p, Reply{}, err)
+	if err != ErrResponseTimeout {
+		delete(ch.pending, clientID)
+		ch.removeOrder(p)
+	}
+	ch.mu.Unlock()
+	ch.transition(p, registry.StatusFailed, err)
+}
+
+// finishLocked delivers the outcome to the message's waiters.
+func (ch *Chat) finishLocked(p *pendingMsg, r Reply, err error) {
+	p.done = true
+	p.reply, p.err = r, err
+	close(p.doneCh)
+	close(p.notify)
+	p.notify = make(chan struct{})
+	if ch.current == p {
+		ch.current = nil
+	}
+	if ch.procID == p.clientID || (p.serverID != "" && ch.procID == p.serverID) {
+		ch.procID, ch.procSince = "", time.Time{}
+	}
+}
+
+// timeout fails a message whose reply did not come in time. A late reply is
+// still delivered to callbacks, marked late.
+func (ch *Chat) timeout(p *pendingMsg) {
+	ch.c.log.Warn("miptech: reply timed out", "client_message_id", p.clientID)
+	ch.messageFailed(p.clientID, ErrResponseTimeout)
+	ch.recordError(ErrorProcessing, ErrResponseTimeout)
+}
+
+// unacknowledged returns the messages written on a lost connection but never
+// acknowledged, in order, for re-sending with the same client_message_id.
+func (ch *Chat) unacknowledged() []queue.Item {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []queue.Item
+	for _, p := range ch.order {
+		if !p.done && !p.viaREST && p.status == registry.StatusSent && p.payload != nil {
+			// No context: the sender's context governed the first write only.
+			out = append(out, queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.id, Payload: p.payload,
+				Value: &outMsg{chat: ch, clientID: p.clientID}})
+		}
+	}
+	return out
+}
+
+// afterReady starts the recovery of replies lost with the connection: a
+// message acknowledged but not answered is looked up in the history.
+func (ch *Chat) afterReady() {
+	ch.mu.Lock()
+	need := false
+	for _, p := range ch.order {
+		if !p.done && p.status == registry.StatusDelivered {
+			need = true
+		}
+	}
+	if !need || ch.recover || ch.id == "" {
+		ch.mu.Unlock()
+		return
+	}
+	ch.recover = true
+	ch.mu.Unlock()
+	ch.c.wg.Add(1)
+	go func() {
+		defer ch.c.wg.Done()
+		defer func() {
+			ch.mu.Lock()
+			ch.recover = false
+			ch.mu.Unlock()
+		}()
+		ch.recoverFromHistory()
+	}()
+}
+
+// recoverFromHistory pairs assistant messages of the history, in order, with
+// the unanswered user messages that precede them, and completes the
+// acknowledged messages found that way. It tries a few times, since the
+// platform may still be producing the reply.
+func (ch *Chat) recoverFromHistory() {
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			t := ch.c.clock.NewTimer(time.Second)
+			select {
+			case <-ch.c.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C():
+			}
+		}
+		ctx, cancel := context.WithTimeout(ch.c.ctx, ch.c.cfg.RESTTimeout)
+		hist, err := ch.History(ctx)
+		cancel()
+		if err != nil {
+			ch.c.log.Warn("miptech: history recovery failed", "err", err)
+			continue
+		}
+		if ch.applyHistory(hist) {
+			return
+		}
+	}
+}
+
+// applyHistory completes waiting messages from hist; it reports whether
+// none is left waiting.
+func (ch *Chat) applyHistory(hist []protocol.HistoryMessage) bool {
+	answers := map[string]protocol.HistoryMessage{} // user server id or text → assistant message
+	var open []protocol.HistoryMessage
+	for _, m := range hist {
+		switch m.Role {
+		case protocol.RoleUser:
+			open = append(open, m)
+		case protocol.RoleAssistant:
+			if len(open) > 0 {
+				u := open[0]
+				open = open[1:]
+				answers["id:"+u.ID] = m
+				if _, dup := answers["text:"+u.Content]; !dup {
+					answers["text:"+u.Content] = m
+				}
+			}
+		}
+	}
+	ch.mu.Lock()
+	var waiting []*pendingMsg
+	for _, p := range ch.order {
+		if !p.done && p.status == registry.StatusDelivered {
+			waiting = append(waiting, p)
+		}
+	}
+	ch.mu.Unlock()
+	left := 0
+	for _, p := range waiting {
+		a, ok := answers["id:"+p.serverID]
+		if !ok || p.serverID == "" {
+			a, ok = answers["text:"+p.text]
+		}
+		if !ok {
+			left++
+			continue
+		}
+		ch.complete(p, normalize.Event{Type: protocol.TypeResponseComplete, ChatID: ch.ID(), MessageID: a.ID, Text: a.Content, HasText: true, Time: ch.c.clock.Now()}, true)
+	}
+	return left == 0
+}
+
+// handleEvent applies one routed event to the chat and reports it.
+func (ch *Chat) handleEvent(ev normalize.Event) {
+	ch.mu.Lock()
+	left := ch.left
+	ch.mu.Unlock()
+	if left {
+		ch.c.stats.isolationDrops.Add(1)
+		return
+	}
+	switch ev.Type {
+	case protocol.TypeMessageReceived:
+		ch.acknowledged(ev)
+	case protocol.TypeProcessing:
+		p := ch.findForReply(ev)
+		ch.mu.Lock()
+		ch.procSince = ev.Time
+		ch.procID = ev.MessageID
+		cid := ""
+		if p != nil {
+			cid = p.clientID
+			if ch.procID == "" {
+				ch.procID = p.clientID
+			}
+		}
+		ch.mu.Unlock()
+		pe := ProcessingEvent{ChatID: ch.ID(), MessageID: ev.MessageID, ClientMessageID: cid, Time: ev.Time}
+		ch.dispatch(func() {
+			for _, h := range handlers(ch.c, ch.onProc) {
+				h(pe)
+			}
+		})
+	case protocol.TypeResponseStart:
+		p := ch.findForReply(ev)
+		if p == nil {
+			return
+		}
+		ch.mu.Lock()
+		if ev.MessageID != "" && ev.MessageID != p.serverID {
+			p.assistantID = ev.MessageID
+			ch.byServer[ev.MessageID] = p
+		}
+		ch.current = p
+		p.activity = ch.c.clock.Now()
+		ch.mu.Unlock()
+		se := ResponseStartEvent{ChatID: ch.ID(), MessageID: ev.MessageID, ClientMessageID: p.clientID, Time: ev.Time}
+		ch.dispatch(func() {
+			for _, h := range handlers(ch.c, ch.onStart) {
+				h(se)
+			}
+		})
+	case protocol.TypeResponseChunk:
+		ch.chunk(ev)
+	case protocol.TypeResponseComplete, protocol.TypeChatResponse:
+		p := ch.findForReply(ev)
+		if p == nil {
+			ch.c.log.Debug("miptech: reply for no waiting message dropped", "message_id", ev.MessageID)
+			return
+		}
+		ch.complete(p, ev, false)
+	case protocol.TypeError:
+		err := eventError(ev)
+		p := ch.findByID(ev)
+		if p != nil {
+			ch.messageFailed(p.clientID, err)
+		}
+		ch.recordError(errorKindOf(ev), err)
+	case protocol.TypeRateLimitExceeded:
+		ch.recordError(ErrorRateLimit, eventError(ev))
+	case protocol.TypeTypingStart, protocol.TypeTypingStop, protocol.TypeTypingIndicator:
+		typing := ev.Type != protocol.TypeTypingStop
+		if ev.Type == protocol.TypeTypingIndicator {
+			var d struct {
+				IsTyping *bool `json:"is_typing"`
+				Typing   *bool `json:"typing"`
+			}
+			_ = json.Unmarshal(ev.Data, &d)
+			if d.IsTyping != nil {
+				typing = *d.IsTyping
+			} else if d.Typing != nil {
+				typing = *d.Typing
+			}
+		}
+		user := ev.UserID
+		if user == "" {
+			user = ev.ClientID
+		}
+		ch.mu.Lock()
+		if typing {
+			ch.typers[user] = ch.c.clock.Now()
+		} else {
+			delete(ch.typers, user)
+		}
+		ch.mu.Unlock()
+		te := TypingEvent{ChatID: ch.ID(), UserID: user, Typing: typing, Time: ev.Time}
+		ch.dispatch(func() {
+			for _, h := range handlers(ch.c, ch.onTyping) {
+				h(te)
+			}
+		})
+	}
+}
+
+// acknowledged handles message_received.
+func (ch *Chat) acknowledged(ev normalize.Event) {
+	ch.mu.Lock()
+	p := ch.pending[ev.ClientMessageID]
+	if p == nil {
+		for _, x := range ch.order {
+			if !x.done && x.status <= registry.StatusSent && x.serverID == "" {
+				p = x
+				break
+			}
+		}
+	}
+	if p == nil {
+		ch.mu.Unlock()
+		return
+	}
+	if ev.MessageID != "" && p.serverID == "" {
+		p.serverID = ev.MessageID
+		ch.byServer[ev.MessageID] = p
+	}
+	ch.mu.Unlock()
+	if ev.MessageID != "" {
+		_ = ch.c.reg.MapServerID(p.clientID, ev.MessageID)
+	}
+	// The acknowledgement can overtake the writer's report of the write:
+	// report sent first, so every status is seen once and in order.
+	ch.messageWritten(p.clientID)
+	if ch.transition(p, registry.StatusDelivered, nil) {
+		ch.c.stats.acknowledged.Add(1)
+	}
+}
+
+// findByID finds a message by the ids an event carries.
+func (ch *Chat) findByID(ev normalize.Event) *pendingMsg {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if p := ch.pending[ev.ClientMessageID]; p != nil {
+		return p
+	}
+	if p := ch.byServer[ev.MessageID]; p != nil {
+		return p
+	}
+	return nil
+}
+
+// findForReply finds the user message a reply event answers: by the echoed
+// client_message_id, by a known server id, by the reply streaming now (for
+// an event without id), else the oldest message awaiting a reply. A message
+// already answered is not returned: a second reply is a duplicate.
+func (ch *Chat) findForReply(ev normalize.Event) *pendingMsg {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var p *pendingMsg
+	switch {
+	case ev.ClientMessageID != "" && ch.pending[ev.ClientMessageID] != nil:
+		p = ch.pending[ev.ClientMessageID]
+	case ev.MessageID != "" && ch.byServer[ev.MessageID] != nil:
+		p = ch.byServer[ev.MessageID]
+	case ev.MessageID == "" && ch.current != nil:
+		p = ch.current
+	default:
+		for _, x := range ch.order {
+			if !x.answered && x.status >= registry.StatusSent && x.assistantID == "" {
+				p = x
+				break
+			}
+		}
+	}
+	if p == nil || p.answered {
+		return nil
+	}
+	return p
+}
+
+// chunk handles response_chunk.
+func (ch *Chat) chunk(ev normalize.Event) {
+	p := ch.findForReply(ev)
+	if p == nil {
+		return
+	}
+	now := ch.c.clock.Now()
+	ch.mu.Lock()
+	if ev.MessageID != "" && p.assistantID == "" && ev.MessageID != p.serverID {
+		p.assistantID = ev.MessageID
+		ch.byServer[ev.MessageID] = p
+	}
+	ch.current = p
+	p.activity = now
+	if p.size+len(ev.Text) > ch.c.cfg.MaxReplyBytes {
+		ch.mu.Unlock()
+		ch.messageFailed(p.clientID, ErrReplyTooLarge)
+		ch.recordError(ErrorProcessing, ErrReplyTooLarge)
+		return
+	}
+	first := len(p.chunks) == 0
+	p.size += len(ev.Text)
+	p.chunks = append(p.chunks, ev.Text)
+	index := len(p.chunks) - 1
+	close(p.notify)
+	p.notify = make(chan struct{})
+	sentAt := p.sentAt
+	var deliver string
+	deliverOK := true
+	if w := ch.c.cfg.ChunkCoalesce; w > 0 {
+		// The first chunk goes out at once; later ones are merged until the
+		// window since the last delivery has passed (or the reply ends).
+		p.coalesce.WriteString(ev.Text)
+		p.coalesceN++
+		deliverOK = p.delivered.IsZero() || now.Sub(p.delivered) >= w
+		if deliverOK {
+			deliver = p.coalesce.String()
+			p.coalesce.Reset()
+			p.coalesceN = 0
+			p.delivered = now
+		}
+	} else {
+		deliver = ev.Text
+	}
+	ch.mu.Unlock()
+	if first && !sentAt.IsZero() {
+		ch.c.stats.firstChunkLatency.add(now.Sub(sentAt))
+	}
+	if deliverOK {
+		ch.emitChunk(p, ev.MessageID, deliver, index, ev.Time)
+	}
+}
+
+func (ch *Chat) emitChunk(p *pendingMsg, messageID, text string, index int, at time.Time) {
+	ce := ChunkEvent{ChatID: ch.ID(), MessageID: messageID, ClientMessageID: p.clientID, Text: text, Index: index, Time: at}
+	ch.dispatch(func() {
+		for _, h := range handlers(ch.c, ch.onChunk) {
+			h(ce)
+		}
+	})
+}
+
+// complete finishes a reply: the complete frame's text when present, else
+// the chunks joined.
+func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
+	now := ch.c.clock.Now()
+	ch.mu.Lock()
+	if p.answered {
+		ch.mu.Unlock()
+		return
+	}
+	p.answered = true
+	var rest string
+	if p.coalesceN > 0 {
+		rest = p.coalesce.String()
+		p.coalesce.Reset()
+		p.coalesceN = 0
+	}
+	text := ev.Text
+	if !ev.HasText {
+		text = strings.Join(p.chunks, "")
+	}
+	r := Reply{ChatID: ch.id, ClientMessageID: p.clientID, MessageID: ev.MessageID, Text: text, Chunks: len(p.chunks), Recovered: recovered}
+	if r.MessageID == "" {
+		r.MessageID = p.assistantID
+	}
+	if m := ev.Meta; m != nil {
+		r.Model, r.PromptTokens, r.CompletionTokens, r.TotalTokens = m.Model, m.PromptTokens, m.CompletionTokens, m.TotalTokens
+		r.ResponseTime, r.Cost, r.Sources = m.ResponseTime, m.Cost, m.Sources
+	}
+	late := p.done
+	r.Late = late
+	if !late {
+		ch.c.stats.answered.Add(1)
+		ch.finishLocked(p, r, nil)
+	}
+	if ch.current == p {
+		ch.current = nil
+	}
+	delete(ch.pending, p.clientID)
+	ch.removeOrder(p)
+	ch.addView(MessageView{ID: r.MessageID, ChatID: ch.id, Role: protocol.RoleAssistant, Text: text, Status: registry.StatusComplete, Time: now, Late: late})
+	sentAt := p.sentAt
+	ch.mu.Unlock()
+	if rest != "" {
+		ch.emitChunk(p, ev.MessageID, rest, len(p.chunks)-1, ev.Time)
+	}
+	if !late {
+		if !sentAt.IsZero() {
+			ch.c.stats.replyLatency.add(now.Sub(sentAt))
+		}
+		ch.transition(p, registry.StatusAnswered, nil)
+	} else {
+		ch.c.log.Info("miptech: late reply delivered", "client_message_id", p.clientID)
+	}
+	ce := CompleteEvent{Reply: r, Time: ev.Time}
+	ch.dispatch(func() {
+		for _, h := range handlers(ch.c, ch.onComplete) {
+			h(ce)
+		}
+	})
+}
+
+// dispatch enqueues a chat callback on the client's dispatcher.
+func (ch *Chat) dispatch(f func()) { ch.c.disp.enqueue(f) }
+
+// emitStatus reports a message status change.
+func (ch *Chat) emitStatus(clientID, serverID string, prev, to registry.Status, err error) {
+	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: clientID, ServerID: serverID, Previous: prev, Status: to, Err: err, Time: ch.c.clock.Now()}
+	ch.dispatch(func() {
+		for _, h := range handlers(ch.c, ch.onStatus) {
+			h(se)
+		}
+	})
+}
+
+// parseTime reads an RFC 3339 time, or returns def.
+func parseTime(s string, def time.Time) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t
+	}
+	return def
+}
