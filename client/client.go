@@ -364,9 +364,11 @@ func (c *Client) emitError(kind ErrorKind, err error, chatID string) {
 }
 
 // Close closes the connection with a normal close (1000), fails every waiter
-// and queued message with ErrClosed, stops every goroutine and returns when
-// they have exited, or when ctx ends (then with ctx's error). No callback
-// starts after Close returns. Close is idempotent and safe from any
+// and queued message with ErrClosed, runs the callbacks of the events that
+// arrived before it (the last being the change to disconnected), stops every
+// goroutine and returns when they have exited, or when ctx ends (then with
+// ctx's error, abandoning the callbacks not yet run). No callback starts
+// after Close returns. Close is idempotent and safe from any
 // goroutine, including a callback.
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
@@ -401,12 +403,10 @@ func (c *Client) Close(ctx context.Context) error {
 	select {
 	case <-c.closeDone:
 	case <-ctx.Done():
+		c.disp.abandon.Store(true)
 		return ctx.Err()
 	}
-	if !c.disp.onDispatcher() {
-		<-c.disp.done
-	}
-	return nil
+	return c.disp.wait(ctx)
 }
 
 // lastConnectionError returns the last connection error since the last

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -17,7 +18,8 @@ type dispatcher struct {
 	ch      chan func()
 	quit    chan struct{}
 	done    chan struct{}
-	stopped atomic.Bool
+	stopped atomic.Bool // no new events are taken
+	abandon atomic.Bool // stop running the events still queued
 	gid     atomic.Uint64
 	stalls  atomic.Uint64
 	log     *slog.Logger
@@ -41,12 +43,22 @@ func (d *dispatcher) run() {
 	for {
 		select {
 		case <-d.quit:
+			d.drain()
 			return
 		case f := <-d.ch:
-			if d.stopped.Load() {
-				return
-			}
 			d.call(f)
+		}
+	}
+}
+
+// drain runs the events queued before shutdown, unless abandoned.
+func (d *dispatcher) drain() {
+	for !d.abandon.Load() {
+		select {
+		case f := <-d.ch:
+			d.call(f)
+		default:
+			return
 		}
 	}
 }
@@ -87,18 +99,31 @@ func (d *dispatcher) enqueue(f func()) bool {
 	}
 }
 
-// shutdown stops the dispatcher: no callback starts after it. It waits for
-// the callback under way unless called from the dispatcher goroutine itself
-// (a callback that closes the client).
+// shutdown stops taking events; the dispatcher runs the ones already queued
+// and exits. wait waits for that.
 func (d *dispatcher) shutdown() {
 	d.stop.Do(func() {
 		d.stopped.Store(true)
 		close(d.quit)
 	})
+}
+
+// wait blocks until the dispatcher goroutine has exited, or ctx ends (then
+// the queued events are abandoned). Called from the dispatcher goroutine
+// itself (a callback that closes the client), it returns at once: the
+// dispatcher exits when that callback returns.
+func (d *dispatcher) wait(ctx context.Context) error {
 	if d.onDispatcher() {
-		return
+		d.abandon.Store(true)
+		return nil
 	}
-	<-d.done
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		d.abandon.Store(true)
+		return ctx.Err()
+	}
 }
 
 // onDispatcher reports whether the caller runs on the dispatcher goroutine.

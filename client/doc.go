@@ -1,0 +1,62 @@
+// Package client is the Go client of the MIPTech AI chat platform: one
+// Client per tenant holds one WebSocket connection, and any number of Chats
+// (conversations) run on it.
+//
+// Start with New and a Config (only TenantID is required; APIURL defaults to
+// http://localhost:8001), then open a conversation with Client.NewChat or
+// Client.OpenChat and use Chat.Ask (send and wait for the reply),
+// Chat.Stream (send and iterate over the reply as it arrives) or Chat.Send
+// (send and get a Message handle). Close the Client when done.
+//
+//	c, err := client.New(client.Config{APIURL: url, TenantID: "acme"})
+//	if err != nil { ... }
+//	defer c.Close(context.Background())
+//	chat, err := c.NewChat(ctx, client.ChatOptions{Title: "support"})
+//	reply, err := chat.Ask(ctx, "What are your opening hours?")
+//
+// # Connection
+//
+// The Client connects lazily (on the first chat or send) or with
+// Client.Connect, in four steps: a health check, chat creation (a chat that
+// cannot be created over REST opens degraded and learns its id from the
+// platform), the WebSocket dial with the platform's readiness handshake, and
+// a join of every open chat. Only then is the outbound queue flushed and the
+// state ready. The states are disconnected → connecting → connected → ready;
+// a lost connection goes to reconnecting and is retried with jittered
+// exponential backoff, clamped by a close-code policy (protocol.Lookup): for
+// example 1001 reconnects within 2 s, 1011 waits at least 2 s, 4401 does not
+// retry. After Config.MaxRetries failed attempts the state is failed until
+// Connect is called again. Watch states with Client.OnStateChange or
+// Client.WaitForState.
+//
+// While the connection is down, chat messages and typing frames wait in a
+// bounded queue (Config.QueueSize, 50 by default); a full queue refuses a new
+// message with ErrQueueFull. Messages written but not acknowledged when the
+// connection was lost are re-sent with the same client_message_id; replies
+// lost with the connection are recovered from the chat history. Inbound
+// events are normalized (every field spelling the platform has used is
+// understood) and deduplicated, and reach only the chat they belong to.
+//
+// # Callbacks
+//
+// All callbacks of a Client (OnStateChange, OnError, Chat.OnChunk,
+// Chat.OnComplete, …) run on one goroutine, in the order the events
+// arrived, never while the SDK holds a lock. A callback may call any method,
+// Close included. A callback that panics is reported through OnError. Slow
+// callbacks make the socket reader wait (Stats.DispatcherStalls) rather than
+// drop events. No callback starts after Close returns.
+//
+// # Errors
+//
+// Sentinels for errors.Is: ErrClosed, ErrQueueFull, ErrExpired, ErrFailed,
+// ErrResponseTimeout, ErrValidation, ErrRateLimited, ErrReplyTooLarge. Typed
+// errors for errors.As: *ConnectError (close code or handshake status),
+// *FailedError, *ValidationError, *PlatformError (an error frame),
+// *RateLimitError, *NetworkError, *ConfigError, and protocol.APIError for
+// REST answers.
+//
+// # Testing
+//
+// The platformtest package is an in-process fake platform with fault
+// injection; point Config.APIURL at its URL.
+package client
