@@ -1,0 +1,125 @@
+package client_test
+
+// The code of README.md, compiled and run. Keep the two in step.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/miptechnologies/miptech-go/client"
+	"github.com/miptechnologies/miptech-go/platformtest"
+	"github.com/miptechnologies/miptech-go/protocol"
+)
+
+// readmeUsage is the README's usage section, with apiURL in place of the
+// production URL.
+func readmeUsage(ctx context.Context, apiURL string) error {
+	c, err := client.New(client.Config{
+		APIURL:   apiURL,
+		TenantID: "acme",
+		APIKey:   os.Getenv("MIPTECH_API_KEY"),
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+
+	chat, err := c.NewChat(ctx, client.ChatOptions{Title: "support"})
+	if err != nil {
+		return err
+	}
+	reply, err := chat.Ask(ctx, "What are your opening hours?")
+	if err != nil {
+		return err
+	}
+	fmt.Println(reply.Text, reply.Model, reply.TotalTokens)
+
+	for chunk, err := range chat.Stream(ctx, "Tell me more") {
+		if err != nil {
+			return err
+		}
+		fmt.Print(chunk.Text) // the last value has chunk.Done and chunk.Reply
+	}
+	fmt.Println()
+	return nil
+}
+
+// readmeErrors is the README's error section.
+func readmeErrors(ctx context.Context, chat *client.Chat, text string) string {
+	_, err := chat.Ask(ctx, text)
+	switch {
+	case errors.Is(err, client.ErrValidation):
+		return "validation"
+	case errors.Is(err, client.ErrQueueFull):
+		return "queue full"
+	case errors.Is(err, client.ErrResponseTimeout):
+		return "timeout"
+	case errors.Is(err, client.ErrRateLimited):
+		return "rate limited"
+	case errors.Is(err, client.ErrFailed):
+		return "failed"
+	case errors.Is(err, client.ErrClosed):
+		return "closed"
+	}
+	var ce *client.ConnectError
+	var pe *client.PlatformError
+	var ae *protocol.APIError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &pe), errors.As(err, &ae):
+		return "typed"
+	}
+	return "ok"
+}
+
+func Example_readme() {
+	srv := platformtest.NewServer(platformtest.Config{})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := readmeUsage(ctx, srv.URL()); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// Echo: What are your opening hours? fake-llm-1 11
+	// Echo: Tell me more
+}
+
+func TestREADME_ErrorSwitch(t *testing.T) {
+	srv := platformtest.NewServer(platformtest.Config{})
+	defer srv.Close()
+	c, err := client.New(client.Config{APIURL: srv.URL(), TenantID: "acme"})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	chat, err := c.NewChat(t.Context(), client.ChatOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "validation", readmeErrors(t.Context(), chat, " "))
+	require.Equal(t, "ok", readmeErrors(t.Context(), chat, "fine"))
+}
+
+// TestSupportBot is the README's platformtest section.
+func TestSupportBot(t *testing.T) {
+	ctx := t.Context()
+	srv := platformtest.NewServer(platformtest.Config{})
+	defer srv.Close()
+	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+		return platformtest.Reply{Chunks: []string{"We open ", "at 9."}}
+	})
+
+	c, err := client.New(client.Config{APIURL: srv.URL(), TenantID: "acme", InitialBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	chat, err := c.NewChat(ctx, client.ChatOptions{})
+	require.NoError(t, err)
+
+	srv.DropAll(1001) // a platform restart in the middle of the conversation
+	reply, err := chat.Ask(ctx, "When do you open?")
+	require.NoError(t, err)
+	require.Equal(t, "We open at 9.", reply.Text)
+}
