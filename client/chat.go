@@ -159,6 +159,9 @@ func (c *Client) addChat(ch *Chat) error {
 		}
 	}
 	c.chats = append(c.chats, ch)
+	if id := ch.ID(); id != "" {
+		c.byID[id] = ch
+	}
 	up := c.conn != nil
 	c.mu.Unlock()
 	if up {
@@ -173,6 +176,23 @@ func (c *Client) removeChat(ch *Chat) {
 	for i, x := range c.chats {
 		if x == ch {
 			c.chats = append(c.chats[:i], c.chats[i+1:]...)
+			break
+		}
+	}
+	for id, x := range c.byID {
+		if x == ch {
+			delete(c.byID, id)
+		}
+	}
+}
+
+// indexChat records the id a degraded chat learned.
+func (c *Client) indexChat(ch *Chat, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.chats {
+		if x == ch {
+			c.byID[id] = ch
 			return
 		}
 	}
@@ -279,8 +299,8 @@ func (ch *Chat) ensureCreated(ctx context.Context) {
 // adoptID gives a degraded chat its id. It reports whether it did.
 func (ch *Chat) adoptID(id string) bool {
 	ch.mu.Lock()
-	defer ch.mu.Unlock()
 	if ch.id != "" || !ch.needsCreate || id == "" {
+		ch.mu.Unlock()
 		return false
 	}
 	ch.id = id
@@ -288,6 +308,8 @@ func (ch *Chat) adoptID(id string) bool {
 	for i := range ch.messages {
 		ch.messages[i].ChatID = id
 	}
+	ch.mu.Unlock()
+	ch.c.indexChat(ch, id)
 	ch.c.log.Info("miptech: degraded chat learned its id", "chat_id", id)
 	return true
 }

@@ -45,7 +45,8 @@ type Client struct {
 	running     bool // a supervisor goroutine is active
 	conn        *wsConn
 	clientID    string
-	chats       []*Chat // open chats, in opening order
+	chats       []*Chat          // open chats, in opening order
+	byID        map[string]*Chat // open chats that have an id
 	closed      bool
 	connectedAt time.Time
 	rateUntil   time.Time
@@ -133,6 +134,7 @@ func New(cfg Config) (*Client, error) {
 		log:       cfg.Logger,
 		clock:     cfg.clock,
 		stateCh:   make(chan struct{}),
+		byID:      map[string]*Chat{},
 		closeDone: make(chan struct{}),
 		onState:   map[int]func(StateChange){},
 		onError:   map[int]func(ErrorEvent){},

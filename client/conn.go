@@ -624,6 +624,18 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		return
 	case protocol.TypeRateLimitExceeded:
 		c.rateLimited(ev.RetryAfter)
+	case protocol.TypeMessageReceived:
+		// A degraded chat also learns its id from the acknowledgement of
+		// one of its messages.
+		if ev.ChatID != "" && ev.ClientMessageID != "" && c.chatByID(ev.ChatID) == nil {
+			for _, ch := range c.chatList() {
+				if ch.ID() == "" && ch.ownsMessage(ev.ClientMessageID) {
+					ch.adoptID(ev.ChatID)
+					conn.ackJoin("")
+					break
+				}
+			}
+		}
 	}
 	ch := c.route(ev)
 	if ch == nil {
@@ -662,7 +674,7 @@ func (c *Client) route(ev normalize.Event) *Chat {
 		if id == "" {
 			continue
 		}
-		if m, ok := c.reg.Get(id); ok {
+		if m, ok := c.reg.Get(id); ok && m.ChatID != "" {
 			if ch := c.chatByID(m.ChatID); ch != nil {
 				return ch
 			}
@@ -673,20 +685,19 @@ func (c *Client) route(ev normalize.Event) *Chat {
 			}
 		}
 	}
-	chats := c.chatList()
-	if len(chats) == 1 {
-		return chats[0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.chats) == 1 {
+		return c.chats[0]
 	}
 	return nil
 }
 
+// chatByID returns the open chat with this id, or nil.
 func (c *Client) chatByID(id string) *Chat {
-	for _, ch := range c.chatList() {
-		if ch.ID() == id {
-			return ch
-		}
-	}
-	return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byID[id]
 }
 
 // adoptChatID gives id to the oldest open chat that is waiting for one

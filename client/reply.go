@@ -246,28 +246,38 @@ func (ch *Chat) messageFailed(clientID string, err error) {
 		return
 	}
 	ch.c.stats.failed.Add(1)
-	ch.finishLocked(p, Reply{}, err)
+	ch.claimLocked(p, Reply{}, err)
 	if err != ErrResponseTimeout {
 		delete(ch.pending, clientID)
 		ch.removeOrder(p)
 	}
 	ch.mu.Unlock()
+	// The status callback is enqueued before the waiter wakes, so a caller
+	// that synchronizes on the outcome sees its status event first.
 	ch.transition(p, registry.StatusFailed, err)
+	ch.release(p)
 }
 
-// finishLocked delivers the outcome to the message's waiters.
-func (ch *Chat) finishLocked(p *pendingMsg, r Reply, err error) {
+// claimLocked records the message's outcome; release then wakes its
+// waiters. Once claimed, no other outcome can be given.
+func (ch *Chat) claimLocked(p *pendingMsg, r Reply, err error) {
 	p.done = true
 	p.reply, p.err = r, err
-	close(p.doneCh)
-	close(p.notify)
-	p.notify = make(chan struct{})
 	if ch.current == p {
 		ch.current = nil
 	}
 	if ch.procID == p.clientID || (p.serverID != "" && ch.procID == p.serverID) {
 		ch.procID, ch.procSince = "", time.Time{}
 	}
+}
+
+// release wakes the waiters of a claimed message.
+func (ch *Chat) release(p *pendingMsg) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	close(p.doneCh)
+	close(p.notify)
+	p.notify = make(chan struct{})
 }
 
 // timeout fails a message whose reply did not come in time. A late reply is
@@ -663,7 +673,7 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 	r.Late = late
 	if !late {
 		ch.c.stats.answered.Add(1)
-		ch.finishLocked(p, r, nil)
+		ch.claimLocked(p, r, nil)
 	}
 	if ch.current == p {
 		ch.current = nil
@@ -690,6 +700,9 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 			h(ce)
 		}
 	})
+	if !late {
+		ch.release(p)
+	}
 }
 
 // dispatch enqueues a chat callback on the client's dispatcher.
