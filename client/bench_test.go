@@ -1,0 +1,337 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/miptechnologies/miptech-go/normalize"
+	"github.com/miptechnologies/miptech-go/platformtest"
+	"github.com/miptechnologies/miptech-go/protocol"
+)
+
+// Benchmarks of SPEC §10, in pairs measured in the same run and compared
+// with benchstat:
+//
+//	go test -run '^$' -bench 'Inbound|RoundTrip' -benchmem -count 6 ./client/ | tee bench.txt
+//	benchstat bench.txt
+//
+// BenchmarkInboundPipeline / BenchmarkInboundBaseline: goal ≤ 1.5.
+// BenchmarkRoundTripSDK / BenchmarkRoundTripRawGorilla: goal ≤ 1.1 (p50).
+
+// benchFrameCount is the number of distinct chunk frames the inbound
+// benchmarks cycle through. It is twice the default dedup window, so a frame
+// comes round again only after its key has left the window: every iteration
+// is a dedup miss, as for fresh platform traffic.
+const benchFrameCount = 2 * DefaultDedupSize
+
+const benchChatID = "chat-bench-7f3a9e"
+
+// benchChunkFrames returns benchFrameCount response_chunk frames of one
+// reply as the platform sends them (the fields of platformtest's chunks,
+// encoded the same way), chunk_index 0, 1, … so that each has its own dedup
+// key.
+func benchChunkFrames(tb testing.TB, clientMessageID string) [][]byte {
+	tb.Helper()
+	frames := make([][]byte, benchFrameCount)
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	for i := range frames {
+		b, err := json.Marshal(map[string]any{
+			"type": protocol.TypeResponseChunk,
+			"data": map[string]any{
+				"message_id":        "a1c4e0f2-9b7d-4e21-8f3a-6d5c2b1a0e9f",
+				"client_message_id": clientMessageID,
+				"user_message_id":   "5f1c2a7e-3b8d-4c1e-9a2f-0d6b7e8c9f10",
+				"reply_to":          "5f1c2a7e-3b8d-4c1e-9a2f-0d6b7e8c9f10",
+				"chat_id":           benchChatID,
+				"content":           "Hello! How can I help you ",
+				"chunk_index":       i,
+			},
+			"timestamp": ts + int64(i),
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		frames[i] = b
+	}
+	return frames
+}
+
+// benchReader runs the reader goroutine's per-frame work (Client.read in
+// conn.go, after ReadMessage) on one frame: count, check the message type,
+// normalize, deduplicate, log, and hand the event to handleInbound, which
+// routes it to its chat and enqueues the callbacks. Keep it in step with
+// Client.read.
+func benchReader(c *Client, conn *wsConn, mt int, data []byte) {
+	c.stats.framesIn.Add(1)
+	c.stats.bytesIn.Add(uint64(len(data)))
+	if mt != websocket.TextMessage {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("miptech: dropped a non-text frame", "bytes", len(data))
+		return
+	}
+	ev, err := normalize.Normalize(data, c.clock.Now())
+	if err != nil {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("miptech: dropped an undecodable frame", "err", err)
+		return
+	}
+	c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
+	if ev.Key != "" && c.dedup.Seen(ev.Key) {
+		c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
+		return
+	}
+	c.handleInbound(conn, ev)
+}
+
+// BenchmarkInboundPipeline measures one response_chunk of an open chat's
+// streaming reply through the inbound path: normalize, dedup (a fresh key
+// each iteration), routing to the chat, aggregation into the reply, and
+// dispatch to a no-op OnChunk callback (and the raw-event hook). The
+// dispatcher goroutine runs the callbacks concurrently; the loop waits for
+// it at the end, so every iteration's callbacks ran inside the measured
+// time. The client is ready on a fake platform that sends nothing during
+// the loop; the frames are handed to the reader's code directly.
+func BenchmarkInboundPipeline(b *testing.B) {
+	srv := newServer(b, platformtest.Config{})
+	c := newClient(b, srv, nil)
+	ctx := ctxT(b, time.Minute)
+	chat, err := c.OpenChat(ctx, benchChatID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var chunks atomic.Int64
+	chat.OnChunk(func(ChunkEvent) { chunks.Add(1) })
+	// The user message whose reply streams in: registered as Send does, not
+	// written (nothing goes to the platform during the loop).
+	p := chat.newPending(ctx, "hello")
+	frames := benchChunkFrames(b, p.clientID)
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	syncCallbacks(b, c)
+	stalls := c.disp.stalls.Load()
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frames[0])))
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if i == len(frames) {
+			// A new reply starts: the chunks of the previous one are let go,
+			// so that memory stays bounded however long the loop runs.
+			chat.mu.Lock()
+			p.chunks, p.size = nil, 0
+			chat.mu.Unlock()
+			i = 0
+		}
+		benchReader(c, conn, websocket.TextMessage, frames[i])
+		i++
+	}
+	syncCallbacks(b, c)
+	b.StopTimer()
+
+	if got, want := chunks.Load(), int64(b.N); got != want {
+		b.Fatalf("OnChunk ran %d times for %d frames", got, want)
+	}
+	if st := c.Stats(); st.DecodeErrors != 0 || st.DuplicatesDropped != 0 || st.IsolationDrops != 0 {
+		b.Fatalf("frames dropped: %+v", st)
+	}
+	b.ReportMetric(float64(c.disp.stalls.Load()-stalls)/float64(b.N), "stalls/op")
+}
+
+// benchBaselineFrame is a plain struct with the fields of the benchmark's
+// chunk frame: what a bare json.Unmarshal decodes it into.
+type benchBaselineFrame struct {
+	Type string `json:"type"`
+	Data struct {
+		MessageID       string `json:"message_id"`
+		ClientMessageID string `json:"client_message_id"`
+		UserMessageID   string `json:"user_message_id"`
+		ReplyTo         string `json:"reply_to"`
+		ChatID          string `json:"chat_id"`
+		Content         string `json:"content"`
+		ChunkIndex      int    `json:"chunk_index"`
+	} `json:"data"`
+	Timestamp int64 `json:"timestamp"`
+}
+
+// BenchmarkInboundBaseline decodes the frames of BenchmarkInboundPipeline,
+// in the same order, with a bare json.Unmarshal into a plain struct.
+func BenchmarkInboundBaseline(b *testing.B) {
+	frames := benchChunkFrames(b, "0b7e5a9c-2d4f-4c8e-b1a3-7f6e5d4c3b2a")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frames[0])))
+	b.ResetTimer()
+	i := 0
+	n := 0
+	for b.Loop() {
+		if i == len(frames) {
+			i = 0
+		}
+		var f benchBaselineFrame
+		if err := json.Unmarshal(frames[i], &f); err != nil {
+			b.Fatal(err)
+		}
+		if f.Data.ChunkIndex == i {
+			n++
+		}
+		i++
+	}
+	b.StopTimer()
+	if n != b.N {
+		b.Fatalf("decoded %d of %d frames correctly", n, b.N)
+	}
+}
+
+// benchOneChunkServer starts a fake platform that answers every message
+// with a one-chunk reply at once: the server of both round-trip benchmarks.
+func benchOneChunkServer(tb testing.TB) *platformtest.Server {
+	return newServer(tb, platformtest.Config{
+		MaxRecords: -1, // no inspection logs growing with b.N
+		Responder: func(context.Context, platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Chunks: []string{"ok"}}
+		},
+	})
+}
+
+// latencyRecorder keeps per-iteration latencies for a p50 metric: the SPEC
+// goal is on the median round trip, while ns/op is the mean.
+type latencyRecorder []time.Duration
+
+func (l latencyRecorder) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	b.ReportMetric(float64(s[len(s)/2].Nanoseconds()), "p50-ns")
+}
+
+// BenchmarkRoundTripSDK measures Ask on a ready chat: chat_message out,
+// message_received, processing, response_start, one response_chunk and
+// response_complete in, and the reply handed back to the caller.
+func BenchmarkRoundTripSDK(b *testing.B) {
+	srv := benchOneChunkServer(b)
+	c := newClient(b, srv, nil)
+	ctx := ctxT(b, 10*time.Minute)
+	chat, err := c.OpenChat(ctx, benchChatID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chat.Ask(ctx, "warm up"); err != nil {
+		b.Fatal(err)
+	}
+	lat := make(latencyRecorder, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		r, err := chat.Ask(ctx, "hello")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Text != "ok" {
+			b.Fatalf("reply %q, want %q", r.Text, "ok")
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	lat.report(b)
+}
+
+// rawFrame is what the raw client reads of each frame.
+type rawFrame struct {
+	Type string `json:"type"`
+	Data struct {
+		ClientMessageID string `json:"client_message_id"`
+		Content         string `json:"content"`
+	} `json:"data"`
+}
+
+// rawReadUntil reads and decodes frames until one of type typ, and returns
+// it.
+func rawReadUntil(b *testing.B, ws *websocket.Conn, typ string) rawFrame {
+	b.Helper()
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var f rawFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			b.Fatal(err)
+		}
+		if f.Type == typ {
+			return f
+		}
+	}
+}
+
+// BenchmarkRoundTripRawGorilla is the baseline of BenchmarkRoundTripSDK: a
+// minimal hand-written gorilla/websocket client, already joined, writes a
+// chat_message and reads (and decodes) frames until response_complete, on
+// one goroutine, with the same server configuration.
+func BenchmarkRoundTripRawGorilla(b *testing.B) {
+	srv := benchOneChunkServer(b)
+	q := url.Values{protocol.QueryTenantID: {testTenant}, protocol.QueryChatID: {benchChatID}}
+	ws, resp, err := websocket.DefaultDialer.Dial(srv.WSURL()+protocol.PathWebSocket+"?"+q.Encode(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	defer ws.Close()
+	rawReadUntil(b, ws, protocol.TypeConnectionReady)
+	join, err := json.Marshal(map[string]any{"type": protocol.TypeJoinChat, "data": map[string]any{"chat_id": benchChatID}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, join); err != nil {
+		b.Fatal(err)
+	}
+	rawReadUntil(b, ws, protocol.TypeChatJoined)
+
+	type chatMessage struct {
+		Type string               `json:"type"`
+		Data protocol.ChatMessage `json:"data"`
+	}
+	lat := make(latencyRecorder, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	id := 0
+	for b.Loop() {
+		start := time.Now()
+		id++
+		cmid := "raw-" + strconv.Itoa(id)
+		msg, err := json.Marshal(chatMessage{Type: protocol.TypeChatMessage, Data: protocol.ChatMessage{
+			Message: "hello", ChatID: benchChatID, TenantID: testTenant, ClientMessageID: cmid, Stream: true,
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		f := rawReadUntil(b, ws, protocol.TypeResponseComplete)
+		if f.Data.Content != "ok" || f.Data.ClientMessageID != cmid {
+			b.Fatalf("reply %q to %q, want %q to %q", f.Data.Content, f.Data.ClientMessageID, "ok", cmid)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	lat.report(b)
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+}
