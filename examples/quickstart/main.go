@@ -64,8 +64,19 @@ func run(ctx context.Context, out, diag io.Writer, getenv func(string) string) e
 	defer c.Close(context.Background())
 	// Callbacks run on the client's dispatcher goroutine: they write to
 	// diag only, so they never race with the main goroutine's writes to out.
+	// Connect returns as soon as the client is ready, possibly before the
+	// callback for that change has run; printed tells the main goroutine
+	// when it has, so that the two streams do not interleave on a terminal.
+	printed := make(chan struct{})
 	c.OnStateChange(func(sc client.StateChange) {
 		fmt.Fprintf(diag, "[connection %s → %s]\n", sc.Previous, sc.Current)
+		if sc.Current == client.StateReady {
+			select {
+			case <-printed:
+			default:
+				close(printed)
+			}
+		}
 	})
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -76,6 +87,11 @@ func run(ctx context.Context, out, diag io.Writer, getenv func(string) string) e
 	}
 	if err := c.Connect(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
+	}
+	select {
+	case <-printed:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	fmt.Fprintf(out, "\nyou:       %s\nassistant: ", question)
 	var reply client.Reply
@@ -101,13 +117,13 @@ func run(ctx context.Context, out, diag io.Writer, getenv func(string) string) e
 func printStats(out io.Writer, s client.Stats) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nstats:\n")
-	fmt.Fprintf(&b, "  state               %s\n", s.State)
-	fmt.Fprintf(&b, "  connect attempts    %d (reconnects %d)\n", s.Attempts, s.Reconnects)
-	fmt.Fprintf(&b, "  frames in/out       %d / %d (%d / %d bytes)\n", s.FramesIn, s.FramesOut, s.BytesIn, s.BytesOut)
-	fmt.Fprintf(&b, "  messages            sent %d, acknowledged %d, answered %d, failed %d\n",
+	fmt.Fprintf(&b, "  state                 %s\n", s.State)
+	fmt.Fprintf(&b, "  connect attempts      %d (reconnects %d)\n", s.Attempts, s.Reconnects)
+	fmt.Fprintf(&b, "  frames in/out         %d / %d (%d / %d bytes)\n", s.FramesIn, s.FramesOut, s.BytesIn, s.BytesOut)
+	fmt.Fprintf(&b, "  messages              sent %d, acknowledged %d, answered %d, failed %d\n",
 		s.MessagesSent, s.MessagesAcknowledged, s.MessagesAnswered, s.MessagesFailed)
-	fmt.Fprintf(&b, "  first chunk after   %s\n", s.FirstChunkLatency.P50.Round(time.Microsecond))
-	fmt.Fprintf(&b, "  reply complete after %s\n", s.ReplyLatency.P50.Round(time.Microsecond))
-	fmt.Fprintf(&b, "  duplicates dropped  %d, decode errors %d\n", s.DuplicatesDropped, s.DecodeErrors)
+	fmt.Fprintf(&b, "  first chunk after     %s\n", s.FirstChunkLatency.P50.Round(time.Microsecond))
+	fmt.Fprintf(&b, "  reply complete after  %s\n", s.ReplyLatency.P50.Round(time.Microsecond))
+	fmt.Fprintf(&b, "  duplicates dropped    %d, decode errors %d\n", s.DuplicatesDropped, s.DecodeErrors)
 	fmt.Fprint(out, b.String())
 }
