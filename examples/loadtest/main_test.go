@@ -139,9 +139,9 @@ func TestRun_StormClose1001BringsEveryClientBackAndHistogramsTheAttempts(t *test
 	// 1001 reconnects after 1 s ± 20 %, within the 2 s ceiling.
 	assert.GreaterOrEqual(t, s.AllBackSeconds, 0.7)
 	assert.Less(t, s.AllBackSeconds, 2.5)
-	assert.Equal(t, "platform handshakes", s.Source)
 	assert.Equal(t, 20, s.Attempts)
-	assert.Equal(t, 20, s.ClientAttempts)
+	assert.Equal(t, 20, s.PlatformHandshakes)
+	assert.Positive(t, s.PlatformMaxWindowShare)
 	sum := 0
 	for _, b := range s.Histogram {
 		sum += b.Count
@@ -166,8 +166,9 @@ func TestRun_StormAbruptWaitsTheNetworkFloorAndPrintsTheHistogram(t *testing.T) 
 	assert.Contains(t, out, "storm        abrupt: TCP reset of every connection")
 	assert.Regexp(t, `  1st attempt  p50 [34]\.\d+s`, out)
 	assert.Regexp(t, `back         8/8 clients ready again in [\d.]+m?s \(goal ≤ 10s: met\)`, out)
-	assert.Regexp(t, `attempts     8 platform handshakes; largest share in any 100 ms window`, out)
-	assert.Contains(t, out, "platform handshakes per 100 ms after the restart:")
+	assert.Regexp(t, `attempts     8 client attempt starts; largest share in any 100 ms window`, out)
+	assert.Regexp(t, `             8 handshakes seen by the embedded platform; largest share`, out)
+	assert.Contains(t, out, "client attempt starts per 100 ms after the restart:")
 	// A reset is a network loss: the first retry waits at least 3 s.
 	assert.Regexp(t, `(?m)^\s+\+[34]\.\ds\s+\d+\s+[\d.]+% #+$`, out)
 	assert.NotRegexp(t, `(?m)^\s+\+[0-2]\.\ds`, out)
@@ -190,8 +191,8 @@ func TestRun_StormOnExternalPlatformObservesItsRestart(t *testing.T) {
 	require.NotNil(t, s)
 	assert.Equal(t, "observed", s.Kind)
 	assert.Equal(t, 4, s.Back)
-	assert.Equal(t, "client attempt starts", s.Source)
 	assert.Equal(t, 4, s.Attempts)
+	assert.Zero(t, s.PlatformHandshakes, "an external platform's handshakes are not seen")
 }
 
 func TestRun_IdleReportsHeapAndGoroutinesPerClient(t *testing.T) {

@@ -145,14 +145,14 @@ func (s *stormReport) writeTable(b *strings.Builder) {
 		p := row.p
 		fmt.Fprintf(b, "  %-12s p50 %s, p90 %s, p99 %s, max %s after the restart\n", row.name, msText(p.P50), msText(p.P90), msText(p.P99), msText(p.Max))
 	}
-	fmt.Fprintf(b, "attempts     %d %s; largest share in any 100 ms window %.1f%% at +%s (goal ≤ %.0f%%: %s); largest bucket %.1f%%\n",
-		s.Attempts, s.Source, 100*s.MaxWindowShare, msText(s.MaxWindowStartMS), 100*goalWindowShare, metText(s.GoalSpread), 100*s.MaxBucketShare)
-	if s.Source != "client attempt starts" {
-		fmt.Fprintf(b, "             %d client attempt starts; largest share in any 100 ms window %.1f%%\n",
-			s.ClientAttempts, 100*s.ClientMaxWindowShare)
+	fmt.Fprintf(b, "attempts     %d client attempt starts; largest share in any 100 ms window %.1f%% at +%s (goal ≤ %.0f%%: %s); largest bucket %.1f%%\n",
+		s.Attempts, 100*s.MaxWindowShare, msText(s.MaxWindowStartMS), 100*goalWindowShare, metText(s.GoalSpread), 100*s.MaxBucketShare)
+	if s.PlatformHandshakes > 0 {
+		fmt.Fprintf(b, "             %d handshakes seen by the embedded platform; largest share in any 100 ms window %.1f%%\n",
+			s.PlatformHandshakes, 100*s.PlatformMaxWindowShare)
 	}
 	if len(s.Histogram) > 0 {
-		fmt.Fprintf(b, "\n%s per 100 ms after the restart:\n", s.Source)
+		fmt.Fprintf(b, "\nclient attempt starts per 100 ms after the restart:\n")
 		writeHistogram(b, s.Histogram)
 	}
 }
