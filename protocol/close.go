@@ -71,8 +71,11 @@ const (
 // Trigger identifies one row of the policy table: a cause and its code (close
 // code for CauseClose, HTTP status for CauseHandshake, ignored otherwise).
 type Trigger struct {
+	// Cause is where the loss came from.
 	Cause Cause
-	Code  int
+	// Code is the close code (CauseClose) or the HTTP status (CauseHandshake);
+	// it is ignored for the other causes.
+	Code int
 }
 
 // String describes the trigger, for example "close 1011" or "handshake HTTP 429".
@@ -148,7 +151,9 @@ var policyTable = map[Trigger]Policy{
 // Lookup returns the policy for a connection loss. Codes missing from the
 // table fall back by range: any other handshake 5xx is a server error (retry,
 // floor 2 s); any other handshake status is a client error (no retry); any
-// other close code is treated as a network loss (retry, floor 3 s).
+// other close code is treated as a network loss (retry, floor 3 s). The 1000
+// row is a close sent by the server; a close the client sent itself is not a
+// loss and is not looked up.
 func Lookup(t Trigger) Policy {
 	if t.Cause == CauseNetwork || t.Cause == CauseReadyTimeout {
 		t.Code = 0

@@ -30,7 +30,10 @@ var (
 
 // FieldError is one entry of a validation error list ({"loc", "msg"}).
 type FieldError struct {
+	// Loc is where the error is, outermost first (for example "body",
+	// "content"); list indexes are rendered in decimal.
 	Loc []string
+	// Msg says what is wrong.
 	Msg string
 }
 
@@ -110,7 +113,7 @@ func ParseAPIError(status int, retryAfterHeader string, body []byte, now time.Ti
 		ErrorCode  json.RawMessage `json:"error_code"`
 		Message    json.RawMessage `json:"message"`
 		Error      json.RawMessage `json:"error"`
-		Retryable  *bool           `json:"retryable"`
+		Retryable  json.RawMessage `json:"retryable"`
 		RetryAfter json.RawMessage `json:"retry_after"`
 	}
 	var bodyRetry time.Duration
@@ -127,8 +130,8 @@ func ParseAPIError(status int, retryAfterHeader string, body []byte, now time.Ti
 		if e.Message == "" {
 			e.Message = idString(raw.Error)
 		}
-		if raw.Retryable != nil {
-			e.Retryable = *raw.Retryable
+		if b, ok := boolValue(raw.Retryable); ok {
+			e.Retryable = b
 		} else {
 			e.Retryable = status == http.StatusTooManyRequests || status >= 500
 		}
@@ -181,17 +184,14 @@ func parseDetail(raw json.RawMessage) (string, []FieldError) {
 		return s, nil
 	}
 	var list []struct {
-		Loc []json.RawMessage `json:"loc"`
-		Msg string            `json:"msg"`
+		Loc json.RawMessage `json:"loc"`
+		Msg json.RawMessage `json:"msg"`
 	}
 	if json.Unmarshal(raw, &list) == nil {
 		fields := make([]FieldError, 0, len(list))
 		msgs := make([]string, 0, len(list))
 		for _, item := range list {
-			fe := FieldError{Msg: item.Msg}
-			for _, l := range item.Loc {
-				fe.Loc = append(fe.Loc, idString(l))
-			}
+			fe := FieldError{Msg: idString(item.Msg), Loc: locPath(item.Loc)}
 			fields = append(fields, fe)
 			if len(fe.Loc) > 0 {
 				msgs = append(msgs, strings.Join(fe.Loc, ".")+": "+fe.Msg)
@@ -202,16 +202,49 @@ func parseDetail(raw json.RawMessage) (string, []FieldError) {
 		return strings.Join(msgs, "; "), fields
 	}
 	var obj struct {
-		Message string `json:"message"`
-		Msg     string `json:"msg"`
+		Message json.RawMessage `json:"message"`
+		Msg     json.RawMessage `json:"msg"`
 	}
 	if json.Unmarshal(raw, &obj) == nil {
-		if obj.Message != "" {
-			return obj.Message, nil
+		if m := idString(obj.Message); m != "" {
+			return m, nil
 		}
-		return obj.Msg, nil
+		return idString(obj.Msg), nil
 	}
 	return "", nil
+}
+
+// locPath reads the "loc" of a field error: a list of names and indexes, or
+// a single name or index. Other kinds give nil.
+func locPath(raw json.RawMessage) []string {
+	var parts []json.RawMessage
+	if json.Unmarshal(raw, &parts) != nil {
+		if s := idString(raw); s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+	var loc []string
+	for _, p := range parts {
+		loc = append(loc, idString(p))
+	}
+	return loc
+}
+
+// boolValue reads a JSON true or false, or a string strconv.ParseBool
+// accepts ("true", "false", "1", "0", ...); ok is false for anything else.
+func boolValue(raw json.RawMessage) (value, ok bool) {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil && len(raw) > 0 && raw[0] != 'n' {
+		return b, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if b, err := strconv.ParseBool(strings.TrimSpace(s)); err == nil {
+			return b, true
+		}
+	}
+	return false, false
 }
 
 // seconds reads a JSON number or numeric string of seconds.

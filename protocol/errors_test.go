@@ -49,6 +49,18 @@ func TestParseAPIError(t *testing.T) {
 			want: APIError{Message: "body is empty", Fields: []FieldError{{Msg: "body is empty"}}},
 		},
 		{
+			name:   "a field error with a single loc and a numeric msg is still read",
+			status: 422, body: `{"detail":[{"loc":"content","msg":"too long"},{"loc":["body"],"msg":42}],"code":"VALIDATION"}`,
+			want: APIError{
+				Code:    "VALIDATION",
+				Message: "content: too long; body: 42",
+				Fields: []FieldError{
+					{Loc: []string{"content"}, Msg: "too long"},
+					{Loc: []string{"body"}, Msg: "42"},
+				},
+			},
+		},
+		{
 			name:   "detail as an object with message",
 			status: 400, body: `{"detail":{"message":"tenant suspended","code":"x"}}`,
 			want: APIError{Message: "tenant suspended"},
@@ -112,6 +124,21 @@ func TestParseAPIError(t *testing.T) {
 			name:   "retryable false overrides a 5xx status",
 			status: 500, body: `{"detail":"bad prompt","retryable":false}`,
 			want: APIError{Message: "bad prompt"},
+		},
+		{
+			name:   "retryable as a string is read",
+			status: 400, body: `{"detail":"busy","retryable":"true"}`,
+			want: APIError{Message: "busy", Retryable: true},
+		},
+		{
+			name:   "retryable of another kind keeps the rest of the body",
+			status: 503, body: `{"detail":"AI store initializing","code":"AI_INIT","retryable":"soon","retry_after":3}`,
+			want: APIError{Code: "AI_INIT", Message: "AI store initializing", Retryable: true, RetryAfter: 3 * time.Second},
+		},
+		{
+			name:   "retryable null falls back to the status",
+			status: 400, body: `{"detail":"bad","retryable":null}`,
+			want: APIError{Message: "bad"},
 		},
 		{
 			name:   "5xx is retryable by default",
@@ -329,6 +356,8 @@ func FuzzParseAPIError(f *testing.F) {
 		{400, "", `null`},
 		{400, "", `{"detail":`},
 		{0, "-1", `{"retry_after":-1e308}`},
+		{503, "", `{"detail":"AI store initializing","code":"AI_INIT","retryable":"yes","retry_after":"3"}`},
+		{422, "", `{"detail":[{"loc":"content","msg":null},{"loc":[{"x":1}],"msg":{"m":1}}]}`},
 		{599, "NaN", `{"retry_after":"Inf"}`},
 	}
 	for _, s := range seeds {

@@ -38,31 +38,46 @@ func (f Frame) Encode() ([]byte, error) {
 
 // JoinChat is the payload of join_chat. With no chat id yet, set Create.
 type JoinChat struct {
+	// ChatID is the chat to join; empty when it is not known yet.
 	ChatID string `json:"chat_id,omitempty"`
-	Create bool   `json:"create,omitempty"`
+	// Create asks the platform to create a chat, when there is no ChatID.
+	Create bool `json:"create,omitempty"`
 }
 
 // LeaveChat is the payload of leave_chat.
 type LeaveChat struct {
+	// ChatID is the chat to leave.
 	ChatID string `json:"chat_id"`
 }
 
 // ChatMessage is the payload of chat_message.
 type ChatMessage struct {
-	Message         string `json:"message"`
-	ChatID          string `json:"chat_id,omitempty"`
-	TenantID        string `json:"tenant_id"`
+	// Message is the text the user wrote.
+	Message string `json:"message"`
+	// ChatID is the chat the message belongs to; empty while a chat created
+	// with JoinChat.Create has not told its id yet.
+	ChatID string `json:"chat_id,omitempty"`
+	// TenantID is the tenant the client connects for.
+	TenantID string `json:"tenant_id"`
+	// ClientMessageID is the id the client gave the message (a UUID v4); the
+	// platform echoes it in message_received.
 	ClientMessageID string `json:"client_message_id"`
-	Stream          bool   `json:"stream"`
+	// Stream asks for the reply in chunks (response_chunk) before
+	// response_complete. The client always sets it.
+	Stream bool `json:"stream"`
 }
 
 // Typing is the payload of typing_start and typing_stop.
 type Typing struct {
-	ChatID   string `json:"chat_id"`
+	// ChatID is the chat the user is typing in.
+	ChatID string `json:"chat_id"`
+	// TenantID is the tenant the client connects for.
 	TenantID string `json:"tenant_id"`
 }
 
 // Ping is the payload of ping and pong: the sender's time in Unix milliseconds.
 type Ping struct {
+	// TS is the sender's time in Unix milliseconds; a pong carries the ts
+	// of the ping it answers.
 	TS int64 `json:"ts"`
 }

@@ -58,6 +58,12 @@ func TestFrame_EncodeCanonicalShapes(t *testing.T) {
 			want:    `{"type":"typing_start","data":{"chat_id":"c1","tenant_id":"t1"},"timestamp":1736000000123}`,
 		},
 		{
+			name:    "typing_stop",
+			typ:     TypeTypingStop,
+			payload: Typing{ChatID: "c1", TenantID: "t1"},
+			want:    `{"type":"typing_stop","data":{"chat_id":"c1","tenant_id":"t1"},"timestamp":1736000000123}`,
+		},
+		{
 			name:    "ping",
 			typ:     TypePing,
 			payload: Ping{TS: ts},

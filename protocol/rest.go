@@ -41,22 +41,31 @@ const (
 
 // Health is the answer of GET /healthz.
 type Health struct {
+	// Status is "healthy" when the platform is up.
 	Status string `json:"status"`
 }
 
 // CreateChatRequest is the body of POST /api/v1/chat/.
 type CreateChatRequest struct {
-	SessionID string         `json:"session_id,omitempty"`
-	VisitorID string         `json:"visitor_id,omitempty"`
-	Title     string         `json:"title,omitempty"`
-	Context   map[string]any `json:"context,omitempty"`
+	// SessionID is the caller's session id, if any.
+	SessionID string `json:"session_id,omitempty"`
+	// VisitorID is the end user's id, if any.
+	VisitorID string `json:"visitor_id,omitempty"`
+	// Title is the chat's title, if any.
+	Title string `json:"title,omitempty"`
+	// Context is free-form data the platform stores with the chat.
+	Context map[string]any `json:"context,omitempty"`
 }
 
 // CreateChatResponse is the answer of POST /api/v1/chat/. The platform puts
 // the id in chat_id or in id; ChatID holds whichever was given.
 type CreateChatResponse struct {
-	ChatID    string `json:"chat_id"`
-	Title     string `json:"title,omitempty"`
+	// ChatID is the new chat's id (chat_id, else id; a numeric id is
+	// rendered in decimal).
+	ChatID string `json:"chat_id"`
+	// Title is the chat's title, if the platform returned one.
+	Title string `json:"title,omitempty"`
+	// CreatedAt is the creation time as the platform wrote it, if given.
 	CreatedAt string `json:"created_at,omitempty"`
 }
 
@@ -83,18 +92,28 @@ func (r *CreateChatResponse) UnmarshalJSON(b []byte) error {
 
 // SendMessageRequest is the body of POST /api/v1/chat/{id}/messages.
 type SendMessageRequest struct {
-	Content  string         `json:"content"`
-	Role     string         `json:"role"`
+	// Content is the message text.
+	Content string `json:"content"`
+	// Role is the author's role; the client sends RoleUser.
+	Role string `json:"role"`
+	// Metadata is free-form data stored with the message, such as the
+	// client_message_id.
 	Metadata map[string]any `json:"metadata,omitempty"`
 }
 
 // HistoryMessage is one message of GET /api/v1/chat/{id}/messages.
 type HistoryMessage struct {
-	ID        string         `json:"id"`
-	Content   string         `json:"content"`
-	Role      string         `json:"role"`
-	Timestamp string         `json:"timestamp,omitempty"`
-	Metadata  map[string]any `json:"metadata,omitempty"`
+	// ID is the platform's message id; a numeric id is rendered in decimal.
+	ID string `json:"id"`
+	// Content is the message text.
+	Content string `json:"content"`
+	// Role is RoleUser, RoleAssistant or RoleSystem.
+	Role string `json:"role"`
+	// Timestamp is the message time as the platform wrote it: an RFC 3339
+	// string, or the digits of an epoch number.
+	Timestamp string `json:"timestamp,omitempty"`
+	// Metadata is the message's metadata, if any.
+	Metadata map[string]any `json:"metadata,omitempty"`
 }
 
 // UnmarshalJSON accepts a numeric or string id and a timestamp given as a

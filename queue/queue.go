@@ -322,9 +322,9 @@ func (q *Queue) Drain() (live []Item, expired []Removed) {
 // PutBack never refuses or drops a frame: the queue may hold more than its
 // capacity afterwards, because dropping them would lose messages the queue
 // had already accepted. Push treats such a queue as full (one eviction or a
-// refusal per push) until enough frames have left it. It does not coalesce either; a typing frame put back in
-// front of a newer one of the same chat is replaced at the next typing Push
-// for that chat.
+// refusal per push) until enough frames have left it. It does not coalesce
+// either; a typing frame put back in front of a newer one of the same chat
+// is replaced at the next typing Push for that chat.
 func (q *Queue) PutBack(items []Item) {
 	if len(items) == 0 {
 		return
