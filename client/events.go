@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miptechnologies/miptech-go/registry"
@@ -193,20 +194,21 @@ func (ch *Chat) State() ChatState {
 	slices.Sort(s.TypingUsers)
 	if p := ch.current; p != nil {
 		id := p.assistantID
-		s.Stream = StreamState{Active: true, MessageID: id, Chunks: len(p.chunks)}
-		for _, c := range p.chunks {
-			s.Stream.Text += c
-		}
+		s.Stream = StreamState{Active: true, MessageID: id, Chunks: len(p.chunks), Text: strings.Join(p.chunks, "")}
 	}
 	return s
 }
 
 // addView appends a message to the bounded list, dropping the oldest.
+// Dropping reslices from the front instead of shifting the list down, so a
+// full list costs amortized O(1) per message: append copies the live views
+// into a new array only when the old one's spare capacity is used up.
 // Called with ch.mu held.
 func (ch *Chat) addView(v MessageView) {
 	ch.messages = append(ch.messages, v)
 	if over := len(ch.messages) - ch.c.cfg.MaxMessages; over > 0 {
-		ch.messages = slices.Delete(ch.messages, 0, over)
+		clear(ch.messages[:over]) // let the dropped texts be collected
+		ch.messages = ch.messages[over:]
 	}
 }
 
