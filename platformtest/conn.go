@@ -1,6 +1,7 @@
 package platformtest
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net"
@@ -73,6 +74,7 @@ type conn struct {
 
 // serveWS answers the WebSocket handshake and runs the connection's reader.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	rec := newRequestRecord(r) // timed on arrival, not when s.mu is free
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -81,7 +83,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
-	rec := newRequestRecord(r)
 	s.hsLog.add(rec, s.cfg.MaxRecords)
 	refuseStatus := s.faults.take(&s.faults.refuse)
 	retryAfter := s.faults.retryAfter
@@ -116,10 +117,18 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		setStatus(status)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	up := s.upgrader
+	failed := 0
+	up.Error = func(rw http.ResponseWriter, _ *http.Request, status int, reason error) {
+		failed = status
+		rw.Header().Set("Sec-Websocket-Version", "13")
+		writeError(rw, status, "websocket_upgrade_failed", reason.Error(), 0)
+	}
+	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		// The upgrader has answered with an HTTP error.
-		setStatus(http.StatusBadRequest)
+		// up.Error has answered, unless the failure came after the hijack.
+		s.log.Debug("platformtest: upgrade failed", "err", err)
+		setStatus(cmp.Or(failed, http.StatusBadRequest))
 		return
 	}
 	setStatus(http.StatusSwitchingProtocols)
@@ -259,7 +268,7 @@ func (c *conn) readyLoop(delay time.Duration) {
 func (c *conn) readLoop() {
 	defer c.finish()
 	c.ws.SetPingHandler(func(appData string) error {
-		if c.s.waitGate(&c.s.stall, c.stopped) && !c.isStopped() {
+		if c.s.waitGate(&c.s.stall, c.stopped) && !c.isStopped() && !c.isDead() {
 			_ = c.ws.WriteControl(websocket.PongMessage, []byte(appData), time.Now().Add(writeTimeout))
 		}
 		return nil
@@ -270,8 +279,8 @@ func (c *conn) readLoop() {
 			c.log.Debug("platformtest: connection read ended", "err", err)
 			return
 		}
-		if c.isStopped() {
-			continue // being torn down: drain until the client closes
+		if c.isStopped() || c.isDead() {
+			continue // dropped or being torn down: drain until the client closes
 		}
 		if !c.s.waitGate(&c.s.stall, c.stopped) {
 			continue
@@ -304,6 +313,15 @@ func (c *conn) isStopped() bool {
 	default:
 		return false
 	}
+}
+
+// isDead reports whether the connection was dropped: a dropped connection
+// processes no more frames, even those read before its writer reaches the
+// drop.
+func (c *conn) isDead() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.dead
 }
 
 // markDead excludes the connection from every later send.

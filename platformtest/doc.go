@@ -29,7 +29,8 @@
 //
 // WebSocket, at WSURL() + "/api/v1/ws/chat?tenant_id=…[&chat_id=…][&client_id=…]":
 // the handshake is refused with 400 without tenant_id, 403 for a tenant not
-// accepted, 401 for a wrong API key. An accepted connection receives
+// accepted, 401 for a wrong API key, in the error shape of REST (as is a
+// request that is not a WebSocket upgrade). An accepted connection receives
 // connection_established {client_id, tenant_id, connected_at}, three
 // initialization_progress frames (phase starting, services, complete), then,
 // after Config.ReadyDelay, connection_ready {client_id, ready_duration}. A

@@ -132,8 +132,9 @@ func (s *Server) DisableHealthz(on bool) {
 // DropAfterChatMessage drops, for each of the next n chat_message frames,
 // the connection that sent it, at once and without a close frame: the frame
 // is recorded but not processed (no message_received, not stored, no
-// reply). The connection ends with a FIN (a read error for the client). It
-// replaces what was armed before; n ≤ 0 disarms.
+// reply). The connection ends with a FIN (a read error for the client);
+// frames it sent after that chat_message are neither processed nor
+// recorded. It replaces what was armed before; n ≤ 0 disarms.
 func (s *Server) DropAfterChatMessage(n int) { s.arm(&s.faults.dropAfterMsg, n, 1) }
 
 // DropAfterReceived drops, for each of the next n chat_message frames, the
@@ -142,7 +143,9 @@ func (s *Server) DropAfterChatMessage(n int) { s.arm(&s.faults.dropAfterMsg, n, 
 // The message is still answered and the reply stored in history, but it is
 // delivered only to other sockets joined to the chat, if any: to nobody
 // when the sender was the only one, as the real platform does when no
-// socket has joined. It replaces what was armed before; n ≤ 0 disarms.
+// socket has joined. Frames the connection sent after that chat_message are
+// neither processed nor recorded. It replaces what was armed before; n ≤ 0
+// disarms.
 func (s *Server) DropAfterReceived(n int) { s.arm(&s.faults.dropAfterRecv, n, 1) }
 
 // Stall stops the server reading from and writing to every connection

@@ -246,6 +246,7 @@ func TestFault_StallStopsReadingAndWriting(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	require.True(t, ne.Timeout())
 	assert.Empty(t, srv.FramesOfType(protocol.TypePing), "the frame is not read while stalled")
+	assert.Empty(t, pongs, "a WebSocket-level ping is not answered while stalled")
 
 	// A new connection during the stall gets nothing either, but counts.
 	ws2, _, err := dialRaw(t, srv, url.Values{"tenant_id": {"a"}}, nil)
@@ -439,6 +440,39 @@ func TestFault_RefuseHandshakesBodyNamesTheStatus(t *testing.T) {
 			assert.Equal(t, tt.code, e.Code)
 			if tt.status != http.StatusTooManyRequests {
 				assert.Empty(t, hdr.Get(protocol.HeaderRetryAfter), "only a 429 carries Retry-After")
+			}
+		})
+	}
+}
+
+func TestFault_DropIgnoresFramesReadAfterTheDrop(t *testing.T) {
+	tests := []struct {
+		name string
+		arm  func(*platformtest.Server)
+		// stored is the history length to wait for before closing the server.
+		stored int
+	}{
+		{"DropAfterChatMessage", func(s *platformtest.Server) { s.DropAfterChatMessage(1) }, 0},
+		{"DropAfterReceived", func(s *platformtest.Server) { s.DropAfterReceived(1) }, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, platformtest.Config{})
+			c := connect(t, srv, "a")
+			c.join("c")
+			tt.arm(srv)
+			// The second message is on its way when the server drops the
+			// connection: a dropped connection processes nothing more.
+			c.say("c", "m1", "first")
+			c.say("c", "m2", "second")
+			assert.Equal(t, protocol.CloseAbnormal, closeCode(c.readErr()))
+			require.NoError(t, srv.WaitFor(testCtx(t), func(s *platformtest.Server) bool { return len(s.Messages("c")) >= tt.stored }))
+			srv.Close() // waits for the connection's reader
+			for _, m := range srv.Messages("c") {
+				assert.NotEqual(t, "second", m.Content, "a frame read after the drop is not processed")
+			}
+			for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
+				assert.NotEqual(t, "m2", f.Data["client_message_id"], "nor recorded")
 			}
 		})
 	}

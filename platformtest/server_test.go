@@ -254,3 +254,16 @@ func TestNewServerAt_ListensOnTheGivenAddress(t *testing.T) {
 	_, err = platformtest.NewServerAt(strings.TrimPrefix(srv.URL(), "http://"), platformtest.Config{})
 	require.Error(t, err, "the address is taken")
 }
+
+func TestServer_FailedUpgradeAnswersInThePlatformErrorShape(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	status, hdr, body := call(t, http.MethodGet, srv.URL()+protocol.PathWebSocket+"?tenant_id=a", nil, "")
+	require.Equal(t, http.StatusBadRequest, status, "%s", body)
+	assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+	e := protocol.ParseAPIError(status, "", body, time.Now())
+	assert.Equal(t, "websocket_upgrade_failed", e.Code)
+	assert.NotEmpty(t, e.Message)
+	assert.Equal(t, "13", hdr.Get("Sec-Websocket-Version"))
+	assert.Equal(t, http.StatusBadRequest, srv.HandshakeRequests()[0].Status)
+	assert.Zero(t, srv.ConnectionCount())
+}
