@@ -167,7 +167,7 @@ func (c *Client) addChat(ch *Chat) error {
 	if up {
 		ch.sendJoin()
 	}
-	return c.start()
+	return c.startLazy()
 }
 
 func (c *Client) removeChat(ch *Chat) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,14 +227,26 @@ func (c *Client) WaitForState(ctx context.Context, s State) error {
 	}
 }
 
-// start launches the supervisor goroutine unless one is running.
+// start launches the supervisor goroutine unless one is running. It is
+// Connect's: a failed client starts again only there.
 func (c *Client) start() error {
+	return c.startIf(true)
+}
+
+// startLazy starts a connection for a first use (a send, typing, a chat
+// opened) unless one is running or the client is failed, which is terminal
+// until Connect.
+func (c *Client) startLazy() error {
+	return c.startIf(false)
+}
+
+func (c *Client) startIf(fromFailed bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	if c.running {
+	if c.running || (c.state == StateFailed && !fromFailed) {
 		return nil
 	}
 	// The first transition happens here, so that a caller that starts a
@@ -335,15 +348,27 @@ func register[T any](c *Client, m map[int]T, f T) func() {
 	}
 }
 
+// handlers returns the callbacks registered in m, in registration order
+// (ids increase), in time proportional to their number.
 func handlers[T any](c *Client, m map[int]T) []T {
 	c.hmu.Lock()
 	defer c.hmu.Unlock()
-	out := make([]T, 0, len(m))
-	// Registration order: ids increase.
-	for id := 1; id <= c.hseq && len(out) < len(m); id++ {
-		if f, ok := m[id]; ok {
-			out = append(out, f)
+	switch len(m) {
+	case 0:
+		return nil
+	case 1:
+		for _, f := range m {
+			return []T{f}
 		}
+	}
+	ids := make([]int, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]T, len(ids))
+	for i, id := range ids {
+		out[i] = m[id]
 	}
 	return out
 }
@@ -371,7 +396,9 @@ func (c *Client) emitError(kind ErrorKind, err error, chatID string) {
 // goroutine and returns when they have exited, or when ctx ends (then with
 // ctx's error, abandoning the callbacks not yet run). No callback starts
 // after Close returns. Close is idempotent and safe from any
-// goroutine, including a callback.
+// goroutine, including a callback; called from a callback it returns when
+// every other goroutine has exited, and the callbacks still queued behind
+// that one are dropped.
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -382,11 +409,11 @@ func (c *Client) Close(ctx context.Context) error {
 		conn := c.conn
 		chats := append([]*Chat(nil), c.chats...)
 		c.mu.Unlock()
+		if conn != nil {
+			conn.closeNormal() // before cancel, which lets serve close the socket
+		}
 		c.cancel()
 		c.disp.shutdown()
-		if conn != nil {
-			conn.closeNormal()
-		}
 		live, expired := c.q.Drain()
 		for _, it := range live {
 			c.failItem(it, ErrClosed)
@@ -504,19 +531,27 @@ func (c *Client) failItem(it queue.Item, err error) {
 // send writes a queueable frame directly when ready, else queues it. It
 // starts a connection when none is running (lazy connect).
 func (c *Client) send(it queue.Item) error {
-	for {
+	for direct := true; ; direct = false {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return ErrClosed
 		}
-		if c.state == StateReady && c.conn != nil {
+		if c.state == StateFailed {
+			// Terminal until Connect: the caller learns why at once.
+			err := c.lastErr
+			c.mu.Unlock()
+			return err
+		}
+		if direct && c.state == StateReady && c.conn != nil {
 			conn := c.conn
 			c.mu.Unlock()
 			if conn.submit(outItem{item: it}) {
 				return nil
 			}
-			continue // the connection died under us: queue instead
+			// The connection stopped taking frames: its loss is being
+			// handled, and the queue is flushed on the next connection.
+			continue
 		}
 		removed, err := c.q.Push(it)
 		running := c.running
@@ -529,7 +564,7 @@ func (c *Client) send(it queue.Item) error {
 			return err
 		}
 		if !running {
-			_ = c.start()
+			_ = c.startLazy()
 		}
 		return nil
 	}

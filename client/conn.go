@@ -33,6 +33,7 @@ type wsConn struct {
 
 	stop      chan struct{} // closed to stop the writer
 	stopOnce  sync.Once
+	closeOnce sync.Once // the 1000 close frame is sent once
 	lost      chan error // first loss, buffered
 	lostOnce  sync.Once
 	ready     chan struct{}
@@ -72,10 +73,13 @@ func (w *wsConn) fail(err error) {
 }
 
 // closeNormal sends a 1000 close and closes the socket, unblocking the reader.
+// It is safe to call more than once, from any goroutine.
 func (w *wsConn) closeNormal() {
-	_ = w.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client closing"),
-		time.Now().Add(time.Second))
+	w.closeOnce.Do(func() {
+		_ = w.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client closing"),
+			time.Now().Add(time.Second))
+	})
 	w.shutdown()
 }
 
@@ -119,8 +123,8 @@ func (c *Client) supervise() {
 			delays.reset()
 			err = c.serve(conn)
 		}
-		if c.ctx.Err() != nil {
-			return
+		if c.ctx.Err() != nil || c.isClosed() {
+			return // Close sends the 1000 close before it cancels
 		}
 		policy, retryAfter := classify(err)
 		c.emitError(ErrorConnection, err, "")
@@ -446,10 +450,11 @@ func (c *Client) serve(conn *wsConn) error {
 	var err error
 	select {
 	case err = <-conn.lost:
+		conn.shutdown()
 	case <-c.ctx.Done():
 		err = ErrClosed
+		conn.closeNormal() // Close may not have seen this connection yet
 	}
-	conn.shutdown()
 	conn.wg.Wait()
 	c.detach(conn)
 	return err
@@ -481,6 +486,9 @@ func (c *Client) read(conn *wsConn) {
 		if ev.Key != "" && c.dedup.Seen(ev.Key) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 			continue
+		}
+		if !c.disp.waitRoom(conn.stop) {
+			return // the connection or the client is shutting down
 		}
 		c.handleInbound(conn, ev)
 	}

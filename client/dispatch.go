@@ -14,8 +14,20 @@ import (
 // dispatcher runs every user callback of a client on one goroutine, in the
 // order the events were enqueued. The reader and the connection loop only
 // enqueue; user code never runs on them nor under an SDK lock.
+//
+// Enqueueing never blocks, so it is safe under an SDK lock and from a
+// callback (a callback that sends, or a panic being reported). Backpressure
+// is applied at one place only: the socket reader calls waitRoom before each
+// inbound event and waits while limit events are pending. Everything else
+// enqueues in proportion to the user's own calls.
 type dispatcher struct {
-	ch      chan func()
+	mu    sync.Mutex
+	queue []func() // pending events are queue[head:]
+	head  int
+	room  chan struct{} // closed when the pending count drops below limit; nil when nobody waits
+	limit int
+
+	wake    chan struct{} // capacity 1: an event was enqueued
 	quit    chan struct{}
 	done    chan struct{}
 	stopped atomic.Bool // no new events are taken
@@ -27,40 +39,69 @@ type dispatcher struct {
 	stop    sync.Once
 }
 
-func newDispatcher(buffer int, log *slog.Logger) *dispatcher {
+func newDispatcher(limit int, log *slog.Logger) *dispatcher {
 	return &dispatcher{
-		ch:   make(chan func(), buffer),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-		log:  log,
+		limit: limit,
+		wake:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		log:   log,
 	}
 }
 
-// run is the dispatcher goroutine's body.
+// run is the dispatcher goroutine's body. After shutdown it runs the events
+// already queued, unless they are abandoned, and exits.
 func (d *dispatcher) run() {
 	defer close(d.done)
 	d.gid.Store(goid())
 	for {
-		select {
-		case <-d.quit:
-			d.drain()
-			return
-		case f := <-d.ch:
-			d.call(f)
+		f := d.next()
+		if f == nil {
+			select {
+			case <-d.wake:
+				continue
+			case <-d.quit:
+				if d.pending() == 0 {
+					return
+				}
+				continue
+			}
 		}
+		if d.abandon.Load() {
+			return
+		}
+		d.call(f)
 	}
 }
 
-// drain runs the events queued before shutdown, unless abandoned.
-func (d *dispatcher) drain() {
-	for !d.abandon.Load() {
-		select {
-		case f := <-d.ch:
-			d.call(f)
-		default:
-			return
-		}
+// next takes the oldest pending event, or returns nil.
+func (d *dispatcher) next() func() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.head == len(d.queue) {
+		d.queue, d.head = d.queue[:0], 0
+		return nil
 	}
+	f := d.queue[d.head]
+	d.queue[d.head] = nil
+	d.head++
+	if d.head >= 1024 && 2*d.head >= len(d.queue) {
+		n := copy(d.queue, d.queue[d.head:])
+		clear(d.queue[n:])
+		d.queue, d.head = d.queue[:n], 0
+	}
+	if d.room != nil && len(d.queue)-d.head < d.limit {
+		close(d.room)
+		d.room = nil
+	}
+	return f
+}
+
+// pending returns the number of events waiting to run.
+func (d *dispatcher) pending() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.queue) - d.head
 }
 
 // call runs f, turning a panic into an error event.
@@ -77,33 +118,62 @@ func (d *dispatcher) call(f func()) {
 	f()
 }
 
-// enqueue adds f. When the buffer is full it waits (backpressure to the
-// socket reader) and counts the stall. It returns false once the dispatcher
-// is stopped.
+// enqueue adds f without blocking. It returns false once the dispatcher is
+// stopped.
 func (d *dispatcher) enqueue(f func()) bool {
+	d.mu.Lock()
 	if d.stopped.Load() {
+		d.mu.Unlock()
 		return false
 	}
+	d.queue = append(d.queue, f)
+	d.mu.Unlock()
 	select {
-	case d.ch <- f:
-		return true
+	case d.wake <- struct{}{}:
 	default:
 	}
-	d.stalls.Add(1)
-	d.log.Warn("miptech: callbacks are slow; the socket reader waits", "buffer", cap(d.ch))
-	select {
-	case d.ch <- f:
+	return true
+}
+
+// waitRoom blocks while limit events are pending (callbacks have fallen
+// behind), counting and logging the stall: the socket reader calls it before
+// each inbound event, so that slow callbacks slow the reading of the socket
+// instead of dropping events or growing memory. It returns false when stop
+// or the dispatcher's shutdown ends the wait.
+func (d *dispatcher) waitRoom(stop <-chan struct{}) bool {
+	d.mu.Lock()
+	if len(d.queue)-d.head < d.limit {
+		d.mu.Unlock()
 		return true
-	case <-d.quit:
-		return false
 	}
+	d.stalls.Add(1)
+	d.log.Warn("miptech: callbacks are slow; the socket reader waits", "pending", len(d.queue)-d.head)
+	for len(d.queue)-d.head >= d.limit {
+		if d.room == nil {
+			d.room = make(chan struct{})
+		}
+		room := d.room
+		d.mu.Unlock()
+		select {
+		case <-room:
+		case <-stop:
+			return false
+		case <-d.quit:
+			return false
+		}
+		d.mu.Lock()
+	}
+	d.mu.Unlock()
+	return true
 }
 
 // shutdown stops taking events; the dispatcher runs the ones already queued
 // and exits. wait waits for that.
 func (d *dispatcher) shutdown() {
 	d.stop.Do(func() {
+		d.mu.Lock()
 		d.stopped.Store(true)
+		d.mu.Unlock()
 		close(d.quit)
 	})
 }
