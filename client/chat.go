@@ -2,13 +2,16 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
 	"github.com/miptechnologies/miptech-go/registry"
@@ -43,8 +46,12 @@ type Chat struct {
 
 	pending   map[string]*pendingMsg // user messages by client id, until their outcome and late reply
 	order     []*pendingMsg          // user messages awaiting a reply, in send order
-	byServer  map[string]*pendingMsg // server ids (user and assistant) → message
+	byServer  map[string]*pendingMsg // server ids (user and assistant) → pending message
+	finished  map[string]struct{}    // ids (client and server) of messages that left pending
+	finishedQ []string               // the ids of finished, oldest first, to bound it
 	current   *pendingMsg            // message whose reply is streaming
+	joinedOn  *wsConn                // the connection on which the platform confirmed the join
+	joinSig   chan struct{}          // closed and replaced when joinedOn changes
 	messages  []MessageView
 	typingOn  bool
 	typingAt  time.Time // last typing_start sent
@@ -69,6 +76,8 @@ func newChat(c *Client) *Chat {
 		c:          c,
 		pending:    map[string]*pendingMsg{},
 		byServer:   map[string]*pendingMsg{},
+		finished:   map[string]struct{}{},
+		joinSig:    make(chan struct{}),
 		typers:     map[string]time.Time{},
 		onStatus:   map[int]func(MessageStatusEvent){},
 		onTyping:   map[int]func(TypingEvent){},
@@ -233,8 +242,18 @@ func (ch *Chat) Join(ctx context.Context) error {
 }
 
 // Leave sends leave_chat and stops the chat's deliveries until Join. It is
-// idempotent. Messages awaiting a reply keep waiting (for their timeout).
+// idempotent. The platform no longer sends the chat's replies to this
+// client, so the chat's messages still without an outcome fail at once with
+// ErrChatLeft (those waiting in the outbound queue are taken out of it and
+// never sent); send them again after Join. Replies to them that arrive
+// later are dropped. It returns ctx's error, without leaving, when ctx has
+// ended.
 func (ch *Chat) Leave(ctx context.Context) error {
+	return ch.leave(ctx, ErrChatLeft)
+}
+
+// leave leaves the chat and fails its waiting messages with cause.
+func (ch *Chat) leave(ctx context.Context, cause error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -244,24 +263,33 @@ func (ch *Chat) Leave(ctx context.Context) error {
 		return nil
 	}
 	ch.left = true
+	ch.setJoinedLocked(nil)
 	id := ch.id
 	ch.mu.Unlock()
 	ch.c.removeChat(ch)
+	ch.c.q.Remove(func(it queue.Item) bool {
+		if om, ok := it.Value.(*outMsg); ok {
+			return om.chat == ch
+		}
+		return id != "" && it.ChatID == id
+	})
 	if id != "" {
 		ch.c.sendControl(protocol.TypeLeaveChat, protocol.LeaveChat{ChatID: id})
 	}
+	ch.failWaiting(cause)
 	return nil
 }
 
-// Close leaves the chat and fails its waiters with ErrClosed. The client
-// stays open. Close is idempotent.
+// Close leaves the chat (as Leave does) and fails its waiters with
+// ErrClosed; the chat cannot be used again. The client stays open. Close is
+// idempotent.
 func (ch *Chat) Close(ctx context.Context) error {
-	err := ch.Leave(ctx)
+	err := ch.leave(ctx, ErrClosed)
 	ch.shutdown(ErrClosed)
 	return err
 }
 
-// shutdown fails every waiter of the chat with err.
+// shutdown closes the chat and fails every waiter of the chat with err.
 func (ch *Chat) shutdown(err error) {
 	ch.mu.Lock()
 	if ch.closed {
@@ -270,6 +298,14 @@ func (ch *Chat) shutdown(err error) {
 	}
 	ch.closed = true
 	ch.closeErr = err
+	ch.mu.Unlock()
+	ch.failWaiting(err)
+}
+
+// failWaiting fails every message of the chat still without an outcome with
+// err, and stops waiting for the late replies of those that timed out.
+func (ch *Chat) failWaiting(err error) {
+	ch.mu.Lock()
 	var outs []*pendingMsg
 	for _, p := range ch.pending {
 		outs = append(outs, p)
@@ -277,6 +313,80 @@ func (ch *Chat) shutdown(err error) {
 	ch.mu.Unlock()
 	for _, p := range outs {
 		ch.messageFailed(p.clientID, err)
+	}
+}
+
+// markJoined records that the platform confirmed the chat's join on conn.
+func (ch *Chat) markJoined(conn *wsConn) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !ch.left && !ch.closed {
+		ch.setJoinedLocked(conn)
+	}
+}
+
+// setJoinedLocked sets joinedOn and wakes the waiters for it. Called with
+// ch.mu held.
+func (ch *Chat) setJoinedLocked(conn *wsConn) {
+	if ch.joinedOn == conn {
+		return
+	}
+	ch.joinedOn = conn
+	close(ch.joinSig)
+	ch.joinSig = make(chan struct{})
+}
+
+// waitJoined blocks until the client is ready and the platform has
+// confirmed the chat's join on the current connection, so that the replies
+// to a message posted over REST reach this client. It starts the connection
+// if none runs. When the confirmation does not come within
+// Config.JoinTimeout of the first wait, it logs and returns nil (the
+// platform may register the chat on its first message), and the chat counts
+// as joined on that connection. It returns the error of a connection that
+// failed, ErrClosed, ErrChatLeft, or ctx's error.
+func (ch *Chat) waitJoined(ctx context.Context) error {
+	var timer clock.Timer
+	var expired <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if err := ch.c.Connect(ctx); err != nil {
+			return err
+		}
+		ch.c.mu.Lock()
+		conn := ch.c.conn
+		ch.c.mu.Unlock()
+		ch.mu.Lock()
+		joined, sig, left, closed := conn != nil && ch.joinedOn == conn, ch.joinSig, ch.left, ch.closed
+		ch.mu.Unlock()
+		switch {
+		case closed:
+			return ErrClosed
+		case left:
+			return ErrChatLeft
+		case joined:
+			return nil
+		}
+		if timer == nil {
+			timer = ch.c.clock.NewTimer(ch.c.cfg.JoinTimeout)
+			expired = timer.C()
+		}
+		select {
+		case <-sig:
+		case <-expired:
+			// The platform registers the chat on its first message: later
+			// sends on this connection do not wait again.
+			ch.c.log.Warn("miptech: no chat_joined in time; posting anyway", "chat_id", ch.ID())
+			ch.markJoined(conn)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch.c.ctx.Done():
+			return ErrClosed
+		}
 	}
 }
 
@@ -321,8 +431,10 @@ func (ch *Chat) ownsMessage(id string) bool {
 	if _, ok := ch.pending[id]; ok {
 		return true
 	}
-	_, ok := ch.byServer[id]
-	return ok
+	if _, ok := ch.byServer[id]; ok {
+		return true
+	}
+	return ch.isFinishedLocked(id)
 }
 
 // maxLength returns the message length limit in characters.
@@ -355,10 +467,13 @@ func (ch *Chat) validate(text string) error {
 // Send validates text, registers it as a user message and writes it (when
 // ready) or queues it (while connecting; the first Send connects a client
 // that is not connected). It returns the message handle at once; use
-// Message.Wait for the reply. Errors: *ValidationError, ErrQueueFull,
-// ErrClosed, a *RateLimitError wait cut short by ctx, or ctx's error. A
-// message whose ctx ends before it is written fails with ctx's error and is
-// never sent later.
+// Message.Wait for the reply. In SendREST mode it blocks until the client is
+// ready and the chat joined, then posts the message. Errors:
+// *ValidationError, ErrQueueFull, ErrClosed, a *RateLimitError wait cut
+// short by ctx, or ctx's error; in SendREST mode also the error of a failed
+// connection (matching ErrFailed) and the REST error (*protocol.APIError,
+// *NetworkError). A message whose ctx ends before it is written fails with
+// ctx's error and is never sent later.
 func (ch *Chat) Send(ctx context.Context, text string) (*Message, error) {
 	if err := ch.validate(text); err != nil {
 		ch.recordError(ErrorValidation, err)
@@ -410,9 +525,11 @@ func (ch *Chat) item(ctx context.Context, p *pendingMsg) queue.Item {
 	return it
 }
 
-// sendREST posts the message over REST; the reply comes on the socket.
+// sendREST posts the message over REST once the socket has joined the chat
+// (the platform sends the replies only to sockets joined to it); the reply
+// comes on the socket. A 2xx answer acknowledges the message.
 func (ch *Chat) sendREST(ctx context.Context, p *pendingMsg) (*Message, error) {
-	if err := ch.c.start(); err != nil {
+	if err := ch.waitJoined(ctx); err != nil {
 		ch.messageFailed(p.clientID, err)
 		return nil, err
 	}
@@ -422,12 +539,38 @@ func (ch *Chat) sendREST(ctx context.Context, p *pendingMsg) (*Message, error) {
 		ch.messageFailed(p.clientID, err)
 		return nil, err
 	}
-	if err := ch.c.rest.PostMessage(ctx, id, p.text, map[string]any{"client_message_id": p.clientID}); err != nil {
+	body := protocol.SendMessageRequest{Content: p.text, Role: protocol.RoleUser,
+		Metadata: map[string]any{"client_message_id": p.clientID}}
+	var answer json.RawMessage
+	if err := ch.c.rest.do(ctx, http.MethodPost, protocol.PathChatMessages(id), body, &answer, false); err != nil {
 		ch.messageFailed(p.clientID, err)
 		return nil, err
 	}
-	ch.messageWritten(p.clientID)
+	ch.delivered(p, postedID(answer))
 	return &Message{chat: ch, p: p}, nil
+}
+
+// postedID returns the platform's id of a posted message from the answer to
+// the post: message_id, id or message.id, a string or a number; "" when
+// there is none.
+func postedID(answer []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(answer, &top) != nil {
+		return ""
+	}
+	var nested map[string]json.RawMessage
+	_ = json.Unmarshal(top["message"], &nested)
+	for _, raw := range []json.RawMessage{top["message_id"], top["id"], nested["id"]} {
+		var str string
+		if json.Unmarshal(raw, &str) == nil && str != "" {
+			return str
+		}
+		var num json.Number
+		if json.Unmarshal(raw, &num) == nil && num != "" {
+			return num.String()
+		}
+	}
+	return ""
 }
 
 // waitRateLimit waits out a rate limit the platform asked for.

@@ -658,3 +658,177 @@ func TestChat_RateLimitReportedAndSendsWait(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	require.NoError(t, <-done)
 }
+
+func TestChat_LeaveFailsTheChatsWaitingMessagesWithErrChatLeft(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(withholding("never answered"))
+	c := newClient(t, srv, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
+	states := recordStates(c)
+	ctx := ctxT(t, 20*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	inFlight, err := chat.Send(ctx, "never answered")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, inFlight.ID(), registry.StatusDelivered)
+
+	srv.RefuseHandshakes(1000, 503)
+	srv.DropAll(1001)
+	states.next(t, ctx, StateReconnecting)
+	queued, err := chat.Send(ctx, "queued while down")
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Stats().QueueLength)
+
+	require.NoError(t, chat.Leave(ctx))
+	for _, m := range []*Message{inFlight, queued} {
+		_, err := m.Wait(ctx)
+		require.ErrorIs(t, err, ErrChatLeft)
+	}
+	assert.Zero(t, c.Stats().QueueLength, "the left chat's frames left the queue")
+
+	srv.RefuseHandshakes(0, 0)
+	require.NoError(t, c.WaitForState(ctx, StateReady))
+	for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
+		assert.NotEqual(t, queued.ID(), f.Data["client_message_id"], "a message of the left chat was sent")
+	}
+	require.NoError(t, chat.Join(ctx))
+	r, err := chat.Ask(ctx, "back again")
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("back again"), r.Text)
+}
+
+func TestChat_RateLimitExceededFailsTheNamedMessageWithRateLimitError(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetRetryAfter(2 * time.Second)
+	srv.RateLimit(1)
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	m, err := chat.Send(ctx, "too fast")
+	require.NoError(t, err)
+	_, err = m.Wait(ctx)
+	require.ErrorIs(t, err, ErrRateLimited)
+	var rl *RateLimitError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, 2*time.Second, rl.RetryAfter)
+	assert.Equal(t, uint64(1), c.Stats().MessagesFailed)
+}
+
+func TestChat_ErrorFrameWithRetryAfterFailsTheNamedMessageAndMakesSendsWait(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(withholding("overloaded"))
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	m, err := chat.Send(ctx, "overloaded")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
+
+	srv.Inject(chat.ID(), map[string]any{"type": protocol.TypeError, "data": map[string]any{
+		"code": "overloaded", "message": "slow down", "type": "rate_limit",
+		"retry_after": 3, "client_message_id": m.ID(),
+	}})
+	_, err = m.Wait(ctx)
+	require.ErrorIs(t, err, ErrRateLimited)
+	var rl *RateLimitError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, 3*time.Second, rl.RetryAfter)
+	var pe *PlatformError
+	require.ErrorAs(t, err, &pe, "the platform's error stays reachable")
+	assert.Equal(t, "overloaded", pe.Code)
+	assert.NotNil(t, chat.State().Errors.RateLimit)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := chat.Send(ctx, "waits")
+		done <- err
+	}()
+	require.NoError(t, clk.WaitForWaiters(ctx, 3)) // housekeeping, ping, rate-limit wait
+	select {
+	case <-done:
+		t.Fatal("send did not wait out the retry_after of the error frame")
+	default:
+	}
+	clk.Advance(3 * time.Second)
+	require.NoError(t, <-done)
+}
+
+func TestChat_RESTSendModeWaitsForTheJoinBeforePosting(t *testing.T) {
+	t.Run("first call on a new client", func(t *testing.T) {
+		// The socket is ready (and joins) well after the chat exists: a post
+		// made before the join loses its reply.
+		srv := newServer(t, platformtest.Config{ReadyDelay: 300 * time.Millisecond})
+		c := newClient(t, srv, func(cfg *Config) { cfg.SendMode = SendREST })
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var statuses []registry.Status
+		chat.OnMessageStatus(func(e MessageStatusEvent) {
+			mu.Lock()
+			statuses = append(statuses, e.Status)
+			mu.Unlock()
+		})
+		r, err := chat.Ask(ctx, "first over rest")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("first over rest"), r.Text)
+		assert.Empty(t, srv.FramesOfType(protocol.TypeChatMessage))
+
+		syncCallbacks(t, c)
+		mu.Lock()
+		assert.Equal(t, []registry.Status{registry.StatusSending, registry.StatusSent, registry.StatusDelivered, registry.StatusAnswered}, statuses)
+		mu.Unlock()
+		hist := srv.Messages(chat.ID())
+		require.NotEmpty(t, hist)
+		var view MessageView
+		for _, v := range chat.State().Messages {
+			if v.ClientMessageID == r.ClientMessageID {
+				view = v
+			}
+		}
+		assert.Equal(t, hist[0].ID, view.ServerID, "the id in the POST answer is mapped")
+		assert.Equal(t, uint64(1), c.Stats().MessagesAcknowledged)
+	})
+	t.Run("chat opened on a ready client", func(t *testing.T) {
+		srv := newServer(t, platformtest.Config{})
+		c := newClient(t, srv, func(cfg *Config) { cfg.SendMode = SendREST })
+		ctx := ctxT(t, 10*time.Second)
+		_, err := c.OpenChat(ctx, "chat-rest-one")
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		for i := 0; i < 5; i++ {
+			chat, err := c.OpenChat(ctx, fmt.Sprint("chat-rest-later-", i))
+			require.NoError(t, err)
+			r, err := chat.Ask(ctx, fmt.Sprint("at once ", i))
+			require.NoError(t, err)
+			assert.Equal(t, platformtest.ReplyText(fmt.Sprint("at once ", i)), r.Text)
+		}
+	})
+}
+
+func TestChat_PostedIDReadsTheServerIDOfEveryAnswerShape(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"message_id", `{"message_id":"m-1","id":"other"}`, "m-1"},
+		{"id", `{"id":"m-2","content":"hi"}`, "m-2"},
+		{"numeric id", `{"id":42}`, "42"},
+		{"nested message", `{"message":{"id":"m-3","content":"hi"}}`, "m-3"},
+		{"message as text", `{"message":"stored","id":"m-4"}`, "m-4"},
+		{"none", `{"status":"ok"}`, ""},
+		{"empty body", ``, ""},
+		{"not an object", `["m-5"]`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, postedID([]byte(tt.in)))
+		})
+	}
+}

@@ -426,6 +426,15 @@ func (c *Client) Close(ctx context.Context) error {
 		}
 		go func() {
 			c.wg.Wait()
+			// A connection torn down concurrently may have put frames
+			// back after the drain above: their senders get ErrClosed too.
+			live, expired := c.q.Drain()
+			for _, it := range live {
+				c.failItem(it, ErrClosed)
+			}
+			for _, r := range expired {
+				c.failItem(r.Item, ErrClosed)
+			}
 			close(c.closeDone)
 		}()
 	})

@@ -26,14 +26,15 @@ type wsConn struct {
 	ws  *websocket.Conn
 	gen uint64
 
-	mu      sync.Mutex
-	pending []outItem
-	closed  bool // the writer stopped taking items
-	wake    chan struct{}
+	mu       sync.Mutex
+	pending  []outItem
+	closed   bool         // the writer stopped taking items
+	leftover []queue.Item // taken by the writer and not written; requeued at teardown
+	wake     chan struct{}
 
 	stop      chan struct{} // closed to stop the writer
 	stopOnce  sync.Once
-	closeOnce sync.Once // the 1000 close frame is sent once
+	closeOnce sync.Once  // the 1000 close frame is sent once
 	lost      chan error // first loss, buffered
 	lostOnce  sync.Once
 	ready     chan struct{}
@@ -195,6 +196,7 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 		if !ok {
 			conn.shutdown()
 			conn.wg.Wait()
+			c.requeue(conn)
 			c.detach(conn)
 		}
 	}()
@@ -444,6 +446,26 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 	return nil
 }
 
+// requeue puts the frames a torn-down connection took and did not write
+// back at the front of the queue, in order, or fails their senders with
+// ErrClosed after Close. Called once the connection's goroutines exited.
+func (c *Client) requeue(conn *wsConn) {
+	conn.mu.Lock()
+	back := conn.leftover
+	conn.leftover = nil
+	conn.mu.Unlock()
+	if len(back) == 0 {
+		return
+	}
+	if c.isClosed() {
+		for _, it := range back {
+			c.failItem(it, ErrClosed)
+		}
+		return
+	}
+	c.q.PutBack(back)
+}
+
 // serve waits until the connection is lost or the client closes, then tears
 // the connection down and waits for its goroutines.
 func (c *Client) serve(conn *wsConn) error {
@@ -456,6 +478,7 @@ func (c *Client) serve(conn *wsConn) error {
 		conn.closeNormal() // Close may not have seen this connection yet
 	}
 	conn.wg.Wait()
+	c.requeue(conn)
 	c.detach(conn)
 	return err
 }
@@ -521,26 +544,19 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 	defer ping.Stop()
 	var unsent []outItem
 	defer func() {
+		// The frames not written go back to the queue at teardown (requeue),
+		// after any frame the connection loop puts back itself: those were
+		// handed over later, so they belong behind these.
 		conn.mu.Lock()
 		conn.closed = true
 		unsent = append(unsent, conn.pending...)
 		conn.pending = nil
-		conn.mu.Unlock()
-		var back []queue.Item
 		for _, it := range unsent {
 			if !it.control {
-				back = append(back, it.item)
+				conn.leftover = append(conn.leftover, it.item)
 			}
 		}
-		if len(back) > 0 {
-			if c.isClosed() {
-				for _, it := range back {
-					c.failItem(it, ErrClosed)
-				}
-			} else {
-				c.q.PutBack(back)
-			}
-		}
+		conn.mu.Unlock()
 	}()
 	for {
 		select {
@@ -588,6 +604,10 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 			h(ev)
 		}
 	})
+	if ev.Type == protocol.TypeRateLimitExceeded || ev.RetryAfter > 0 {
+		// Error frames too may ask to wait: sends wait it out.
+		c.rateLimited(ev.RetryAfter)
+	}
 	switch ev.Type {
 	case protocol.TypeConnectionEstablished:
 		if ev.ClientID != "" {
@@ -618,20 +638,25 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	case protocol.TypePong:
 		return
 	case protocol.TypeChatCreated, protocol.TypeChatJoined:
+		joined := ev.Success == nil || *ev.Success
 		if ev.ChatID != "" && c.chatByID(ev.ChatID) == nil {
 			if ch := c.adoptChatID(ev.ChatID); ch != nil {
+				if joined {
+					ch.markJoined(conn)
+				}
 				conn.ackJoin("")
 				conn.ackJoin(ev.ChatID)
 				return
 			}
+		}
+		if ch := c.chatByID(ev.ChatID); ch != nil && ev.ChatID != "" && joined {
+			ch.markJoined(conn)
 		}
 		conn.ackJoin(ev.ChatID)
 		if ev.Type == protocol.TypeChatCreated && ev.ChatID == "" {
 			conn.ackJoin("")
 		}
 		return
-	case protocol.TypeRateLimitExceeded:
-		c.rateLimited(ev.RetryAfter)
 	case protocol.TypeMessageReceived:
 		// A degraded chat also learns its id from the acknowledgement of
 		// one of its messages.
@@ -745,7 +770,9 @@ func errorKindOf(ev normalize.Event) ErrorKind {
 	return ErrorProcessing
 }
 
-// eventError turns an error or rate-limit frame into a typed error.
+// eventError turns an error or rate-limit frame into a typed error: a
+// *RateLimitError for a frame that asks to wait (wrapping the
+// *PlatformError of an error frame), else a *PlatformError.
 func eventError(ev normalize.Event) error {
 	if ev.Type == protocol.TypeRateLimitExceeded {
 		d := ev.RetryAfter
@@ -754,5 +781,9 @@ func eventError(ev normalize.Event) error {
 		}
 		return &RateLimitError{RetryAfter: d}
 	}
-	return &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID, RetryAfter: ev.RetryAfter}
+	pe := &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID, RetryAfter: ev.RetryAfter}
+	if ev.RetryAfter > 0 {
+		return &RateLimitError{RetryAfter: ev.RetryAfter, Err: pe}
+	}
+	return pe
 }

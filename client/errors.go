@@ -37,6 +37,10 @@ var (
 	ErrReplyTooLarge = errors.New("client: reply exceeds the size limit; raise Config.MaxReplyBytes")
 	// ErrRateLimited is matched by every *RateLimitError.
 	ErrRateLimited = errors.New("client: rate limited by the platform")
+	// ErrChatLeft is returned to the waiters of a chat's messages still
+	// without a reply when Chat.Leave is called: the platform no longer
+	// delivers the chat's events to this client.
+	ErrChatLeft = errors.New("client: chat left before the reply came; call Chat.Join and send again")
 )
 
 // ConnectError reports why a connection attempt failed or a connection was
@@ -151,16 +155,28 @@ func (e *PlatformError) Is(target error) bool {
 	return target == ErrRateLimited && e.RetryAfter > 0
 }
 
-// RateLimitError reports a rate_limit_exceeded frame: sends wait RetryAfter.
+// RateLimitError reports a rate_limit_exceeded frame, or an error frame
+// carrying retry_after: sends wait RetryAfter. It is also the error of the
+// message such a frame names.
 type RateLimitError struct {
 	// RetryAfter is how long the platform asked to wait.
 	RetryAfter time.Duration
+	// Err is the error frame that asked for the wait (a *PlatformError), or
+	// nil for a rate_limit_exceeded frame.
+	Err error
 }
 
 // Error says how long to wait.
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("client: rate limited by the platform; sends resume after %s", e.RetryAfter)
+	msg := fmt.Sprintf("client: rate limited by the platform; sends resume after %s", e.RetryAfter)
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
+	}
+	return msg
 }
+
+// Unwrap returns the platform's error frame, if any.
+func (e *RateLimitError) Unwrap() error { return e.Err }
 
 // Is matches ErrRateLimited.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }

@@ -65,12 +65,14 @@ type pendingMsg struct {
 	status      registry.Status
 	serverID    string
 	assistantID string
+	mapped      []string // the ids in Chat.byServer that name this message
 	sentAt      time.Time
 	activity    time.Time
 	chunks      []string
 	size        int
 	notify      chan struct{} // closed and replaced on every chunk and at the outcome
 	done        bool          // the sender got its outcome
+	requeued    bool          // a re-send is in the outbound queue or with the writer, not yet written
 	answered    bool          // a reply completed (maybe late)
 	reply       Reply
 	err         error
@@ -90,9 +92,10 @@ type Message struct {
 func (m *Message) ID() string { return m.p.clientID }
 
 // Wait blocks until the reply completes and returns it, or returns the
-// message's error (ErrResponseTimeout, a *PlatformError, ErrQueueFull,
-// ErrExpired, ErrClosed, a *FailedError) or ctx's error. Waiting does not
-// change the message: a Wait cut short by ctx can be called again.
+// message's error (ErrResponseTimeout, a *PlatformError, a *RateLimitError,
+// ErrQueueFull, ErrExpired, ErrChatLeft, ErrClosed, a *FailedError) or ctx's
+// error. Waiting does not change the message: a Wait cut short by ctx can be
+// called again.
 func (m *Message) Wait(ctx context.Context) (Reply, error) {
 	select {
 	case <-m.p.doneCh:
@@ -223,6 +226,7 @@ func (ch *Chat) messageWritten(clientID string) {
 		return
 	}
 	now := ch.c.clock.Now()
+	p.requeued = false
 	first := p.sentAt.IsZero()
 	if first {
 		p.sentAt = now
@@ -237,19 +241,22 @@ func (ch *Chat) messageWritten(clientID string) {
 	ch.transition(p, registry.StatusSent, nil)
 }
 
-// messageFailed gives a message its error outcome.
+// messageFailed gives a message its error outcome. A message that timed out
+// waits for its late reply; a later failure ends that wait.
 func (ch *Chat) messageFailed(clientID string, err error) {
 	ch.mu.Lock()
 	p := ch.pending[clientID]
 	if p == nil || p.done {
+		if p != nil && err != ErrResponseTimeout {
+			ch.retireLocked(p)
+		}
 		ch.mu.Unlock()
 		return
 	}
 	ch.c.stats.failed.Add(1)
 	ch.claimLocked(p, Reply{}, err)
 	if err != ErrResponseTimeout {
-		delete(ch.pending, clientID)
-		ch.removeOrder(p)
+		ch.retireLocked(p)
 	}
 	ch.mu.Unlock()
 	// The status callback is enqueued before the waiter wakes, so a caller
@@ -280,6 +287,78 @@ func (ch *Chat) release(p *pendingMsg) {
 	p.notify = make(chan struct{})
 }
 
+// maxFinished bounds the ids a chat keeps of its finished messages.
+const maxFinished = 4096
+
+// mapLocked records that the platform calls p by id. Called with ch.mu held.
+func (ch *Chat) mapLocked(id string, p *pendingMsg) {
+	if id == "" || ch.byServer[id] == p {
+		return
+	}
+	ch.byServer[id] = p
+	p.mapped = append(p.mapped, id)
+}
+
+// retireLocked forgets a message that has its outcome and takes no more
+// events: its ids, client and server, are kept in a bounded set, so that a
+// later event naming it is known for a duplicate instead of being matched
+// to another message. Called with ch.mu held.
+func (ch *Chat) retireLocked(p *pendingMsg, ids ...string) {
+	delete(ch.pending, p.clientID)
+	ch.removeOrder(p)
+	if ch.current == p {
+		ch.current = nil
+	}
+	for _, id := range p.mapped {
+		if ch.byServer[id] == p {
+			delete(ch.byServer, id)
+		}
+		ch.finishedLocked(id)
+	}
+	p.mapped = nil
+	ch.finishedLocked(p.clientID)
+	for _, id := range ids {
+		ch.finishedLocked(id)
+	}
+}
+
+// finishedLocked adds id to the ids of finished messages, dropping the
+// oldest beyond maxFinished. Called with ch.mu held.
+func (ch *Chat) finishedLocked(id string) {
+	if id == "" {
+		return
+	}
+	if _, ok := ch.finished[id]; ok {
+		return
+	}
+	ch.finished[id] = struct{}{}
+	ch.finishedQ = append(ch.finishedQ, id)
+	if over := len(ch.finishedQ) - maxFinished; over > 0 {
+		for _, old := range ch.finishedQ[:over] {
+			delete(ch.finished, old)
+		}
+		clear(ch.finishedQ[:over])
+		ch.finishedQ = ch.finishedQ[over:]
+	}
+}
+
+// isFinishedLocked reports whether id names a finished message of the chat.
+// Called with ch.mu held.
+func (ch *Chat) isFinishedLocked(id string) bool {
+	if id == "" {
+		return false
+	}
+	_, ok := ch.finished[id]
+	return ok
+}
+
+// duplicate drops an event about a message that already has its outcome.
+func (ch *Chat) duplicate(ev normalize.Event) {
+	ch.c.dedup.Drop()
+	ch.c.log.Debug("miptech: event for a finished message dropped as a duplicate", "type", ev.Type,
+		"client_message_id", ev.ClientMessageID, "message_id", ev.MessageID)
+}
+
 // timeout fails a message whose reply did not come in time. A late reply is
 // still delivered to callbacks, marked late.
 func (ch *Chat) timeout(p *pendingMsg) {
@@ -289,13 +368,17 @@ func (ch *Chat) timeout(p *pendingMsg) {
 }
 
 // unacknowledged returns the messages written on a lost connection but never
-// acknowledged, in order, for re-sending with the same client_message_id.
+// acknowledged, in order, for re-sending with the same client_message_id. A
+// message returned here is marked until it is written, so that it is not
+// returned again while its re-send still waits in the queue (put back by a
+// writer whose connection was lost before it wrote it).
 func (ch *Chat) unacknowledged() []queue.Item {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	var out []queue.Item
 	for _, p := range ch.order {
-		if !p.done && !p.viaREST && p.status == registry.StatusSent && p.payload != nil {
+		if !p.done && !p.viaREST && !p.requeued && p.status == registry.StatusSent && p.payload != nil {
+			p.requeued = true
 			// No context: the sender's context governed the first write only.
 			out = append(out, queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.id, Payload: p.payload,
 				Value: &outMsg{chat: ch, clientID: p.clientID}})
@@ -416,7 +499,10 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 	case protocol.TypeMessageReceived:
 		ch.acknowledged(ev)
 	case protocol.TypeProcessing:
-		p := ch.findForReply(ev)
+		p, ok := ch.replyTarget(ev)
+		if !ok {
+			return
+		}
 		ch.mu.Lock()
 		ch.procSince = ev.Time
 		ch.procID = ev.MessageID
@@ -435,14 +521,14 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 			}
 		})
 	case protocol.TypeResponseStart:
-		p := ch.findForReply(ev)
+		p, _ := ch.replyTarget(ev)
 		if p == nil {
 			return
 		}
 		ch.mu.Lock()
 		if ev.MessageID != "" && ev.MessageID != p.serverID {
 			p.assistantID = ev.MessageID
-			ch.byServer[ev.MessageID] = p
+			ch.mapLocked(ev.MessageID, p)
 		}
 		ch.current = p
 		p.activity = ch.c.clock.Now()
@@ -456,7 +542,7 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 	case protocol.TypeResponseChunk:
 		ch.chunk(ev)
 	case protocol.TypeResponseComplete, protocol.TypeChatResponse:
-		p := ch.findForReply(ev)
+		p, _ := ch.replyTarget(ev)
 		if p == nil {
 			ch.c.log.Debug("miptech: reply for no waiting message dropped", "message_id", ev.MessageID)
 			return
@@ -470,7 +556,11 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 		}
 		ch.recordError(errorKindOf(ev), err)
 	case protocol.TypeRateLimitExceeded:
-		ch.recordError(ErrorRateLimit, eventError(ev))
+		err := eventError(ev)
+		if p := ch.findByID(ev); p != nil {
+			ch.messageFailed(p.clientID, err)
+		}
+		ch.recordError(ErrorRateLimit, err)
 	case protocol.TypeTypingStart, protocol.TypeTypingStop, protocol.TypeTypingIndicator:
 		typing := ev.Type != protocol.TypeTypingStop
 		if ev.Type == protocol.TypeTypingIndicator {
@@ -505,11 +595,23 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 	}
 }
 
-// acknowledged handles message_received.
+// acknowledged handles message_received. An acknowledgement naming a
+// finished message is a duplicate (its message was re-sent, or the frame was
+// replayed); one naming a client_message_id that is not the chat's is about
+// another sender's message. Only one that names nothing is matched by order.
 func (ch *Chat) acknowledged(ev normalize.Event) {
 	ch.mu.Lock()
-	p := ch.pending[ev.ClientMessageID]
-	if p == nil {
+	var p *pendingMsg
+	dup := false
+	switch cid, mid := ev.ClientMessageID, ev.MessageID; {
+	case cid != "":
+		p = ch.pending[cid]
+		dup = p == nil && ch.isFinishedLocked(cid)
+	case mid != "" && ch.byServer[mid] != nil:
+		p = ch.byServer[mid]
+	case ch.isFinishedLocked(mid):
+		dup = true
+	default:
 		for _, x := range ch.order {
 			if !x.done && x.status <= registry.StatusSent && x.serverID == "" {
 				p = x
@@ -517,20 +619,42 @@ func (ch *Chat) acknowledged(ev normalize.Event) {
 			}
 		}
 	}
-	if p == nil {
-		ch.mu.Unlock()
-		return
+	ch.mu.Unlock()
+	switch {
+	case dup:
+		ch.duplicate(ev)
+	case p != nil:
+		ch.delivered(p, ev.MessageID)
 	}
-	if ev.MessageID != "" && p.serverID == "" {
-		p.serverID = ev.MessageID
-		ch.byServer[ev.MessageID] = p
+}
+
+// delivered records the platform's acknowledgement of a message, with the
+// server id it gave the message, if any. The acknowledgement can overtake
+// the writer's report of the write: sent is reported first, so every status
+// is seen once and in order.
+func (ch *Chat) delivered(p *pendingMsg, serverID string) {
+	mapped := false
+	ch.mu.Lock()
+	if serverID != "" && p.serverID == "" {
+		p.serverID = serverID
+		if ch.pending[p.clientID] == p {
+			ch.mapLocked(serverID, p)
+			mapped = true
+		} else {
+			// The reply came over the socket before the answer to the
+			// post: the message is finished, its view still learns the id.
+			ch.finishedLocked(serverID)
+			ch.updateView(p.clientID, func(v *MessageView) {
+				if v.ServerID == "" {
+					v.ServerID = serverID
+				}
+			})
+		}
 	}
 	ch.mu.Unlock()
-	if ev.MessageID != "" {
-		_ = ch.c.reg.MapServerID(p.clientID, ev.MessageID)
+	if mapped {
+		_ = ch.c.reg.MapServerID(p.clientID, serverID)
 	}
-	// The acknowledgement can overtake the writer's report of the write:
-	// report sent first, so every status is seen once and in order.
 	ch.messageWritten(p.clientID)
 	if ch.transition(p, registry.StatusDelivered, nil) {
 		ch.c.stats.acknowledged.Add(1)
@@ -550,38 +674,67 @@ func (ch *Chat) findByID(ev normalize.Event) *pendingMsg {
 	return nil
 }
 
-// findForReply finds the user message a reply event answers: by the echoed
-// client_message_id, by a known server id, by the reply streaming now (for
-// an event without id), else the oldest message awaiting a reply. A message
-// already answered is not returned: a second reply is a duplicate.
-func (ch *Chat) findForReply(ev normalize.Event) *pendingMsg {
+// replyTarget finds the message a reply event (processing, response start,
+// chunk or complete) is about. It drops and counts the event when it is
+// about a finished message (ok is false then). A message posted over REST
+// counts as acknowledged once the platform works on it.
+func (ch *Chat) replyTarget(ev normalize.Event) (p *pendingMsg, ok bool) {
+	p, dup := ch.findForReply(ev)
+	if dup {
+		ch.duplicate(ev)
+		return nil, false
+	}
+	if p != nil && p.viaREST {
+		ch.delivered(p, "")
+	}
+	return p, true
+}
+
+// findForReply finds the user message a reply event answers. An event that
+// names a message, by its client_message_id or by a server id already
+// mapped to it, is matched by that id only: when that message is finished
+// (answered, or failed and not waiting for a late reply) the event is a
+// duplicate (dup is true); a client_message_id that is not the chat's names
+// another sender's message (nil, false). An event that names nothing known
+// goes to the reply streaming now when it carries no message id, else to
+// the oldest message awaiting a reply.
+func (ch *Chat) findForReply(ev normalize.Event) (p *pendingMsg, dup bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	var p *pendingMsg
-	switch {
-	case ev.ClientMessageID != "" && ch.pending[ev.ClientMessageID] != nil:
-		p = ch.pending[ev.ClientMessageID]
-	case ev.MessageID != "" && ch.byServer[ev.MessageID] != nil:
-		p = ch.byServer[ev.MessageID]
-	case ev.MessageID == "" && ch.current != nil:
-		p = ch.current
-	default:
-		for _, x := range ch.order {
-			if !x.answered && x.status >= registry.StatusSent && x.assistantID == "" {
-				p = x
-				break
-			}
+	cid, mid := ev.ClientMessageID, ev.MessageID
+	if cid != "" {
+		if p := ch.pending[cid]; p != nil {
+			return p, p.answered
+		}
+		if ch.isFinishedLocked(cid) {
+			return nil, true
 		}
 	}
-	if p == nil || p.answered {
-		return nil
+	if mid != "" {
+		if p := ch.byServer[mid]; p != nil {
+			return p, p.answered
+		}
+		if ch.isFinishedLocked(mid) {
+			return nil, true
+		}
 	}
-	return p
+	if cid != "" {
+		return nil, false
+	}
+	if mid == "" && ch.current != nil {
+		return ch.current, ch.current.answered
+	}
+	for _, x := range ch.order {
+		if !x.answered && x.status >= registry.StatusSent && x.assistantID == "" {
+			return x, false
+		}
+	}
+	return nil, false
 }
 
 // chunk handles response_chunk.
 func (ch *Chat) chunk(ev normalize.Event) {
-	p := ch.findForReply(ev)
+	p, _ := ch.replyTarget(ev)
 	if p == nil {
 		return
 	}
@@ -589,7 +742,7 @@ func (ch *Chat) chunk(ev normalize.Event) {
 	ch.mu.Lock()
 	if ev.MessageID != "" && p.assistantID == "" && ev.MessageID != p.serverID {
 		p.assistantID = ev.MessageID
-		ch.byServer[ev.MessageID] = p
+		ch.mapLocked(ev.MessageID, p)
 	}
 	ch.current = p
 	p.activity = now
@@ -675,11 +828,7 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 		ch.c.stats.answered.Add(1)
 		ch.claimLocked(p, r, nil)
 	}
-	if ch.current == p {
-		ch.current = nil
-	}
-	delete(ch.pending, p.clientID)
-	ch.removeOrder(p)
+	ch.retireLocked(p, ev.MessageID)
 	ch.addView(MessageView{ID: r.MessageID, ChatID: ch.id, Role: protocol.RoleAssistant, Text: text, Status: registry.StatusComplete, Time: now, Late: late})
 	sentAt := p.sentAt
 	ch.mu.Unlock()

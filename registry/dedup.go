@@ -113,7 +113,18 @@ func (d *Dedup) Len() int {
 	return d.n
 }
 
-// Dropped returns how many Seen calls reported a duplicate.
+// Drop counts one duplicate that the caller recognized by other means than
+// Seen: an event whose key is new but that is about a message which already
+// has its outcome (a second reply to a re-sent message, say). Dropped
+// includes it.
+func (d *Dedup) Drop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dropped++
+}
+
+// Dropped returns how many Seen calls reported a duplicate, plus the
+// duplicates counted with Drop.
 func (d *Dedup) Dropped() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
