@@ -46,10 +46,15 @@
 // callbacks make the socket reader wait (Stats.DispatcherStalls) rather than
 // drop events. No callback starts after Close returns.
 //
+// Users who prefer a loop to a callback range over StateChanges, Errors or
+// Events, or over a message's reply with Message.Chunks; the loop body runs
+// on the caller's goroutine.
+//
 // # Errors
 //
 // Sentinels for errors.Is: ErrClosed, ErrQueueFull, ErrExpired, ErrFailed,
-// ErrResponseTimeout, ErrValidation, ErrRateLimited, ErrReplyTooLarge. Typed
+// ErrResponseTimeout, ErrValidation, ErrRateLimited, ErrReplyTooLarge,
+// ErrChatLeft. Typed
 // errors for errors.As: *ConnectError (close code or handshake status),
 // *FailedError, *ValidationError, *PlatformError (an error frame),
 // *RateLimitError, *NetworkError, *ConfigError, and protocol.APIError for
