@@ -218,6 +218,11 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 	if err := c.joinAll(ctx, conn); err != nil {
 		return nil, err
 	}
+	if reconnect {
+		for _, ch := range c.chatList() {
+			ch.recoverBeforeFlush(ctx)
+		}
+	}
 	if err := c.flushAndReady(conn, reconnect); err != nil {
 		return nil, err
 	}

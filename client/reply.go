@@ -415,6 +415,34 @@ func (ch *Chat) afterReady() {
 	}()
 }
 
+// recoverBeforeFlush makes one attempt, before the outbound queue is
+// flushed, to recover the replies the lost connection took with it, so that
+// they are delivered before the replies to anything sent after them; what
+// it does not find is tried again in the background after ready
+// (afterReady).
+func (ch *Chat) recoverBeforeFlush(ctx context.Context) {
+	ch.mu.Lock()
+	need := false
+	for _, p := range ch.order {
+		if !p.done && p.status == registry.StatusDelivered {
+			need = true
+		}
+	}
+	id := ch.id
+	ch.mu.Unlock()
+	if !need || id == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ch.c.cfg.JoinTimeout)
+	defer cancel()
+	hist, err := ch.History(ctx)
+	if err != nil {
+		ch.c.log.Warn("miptech: history recovery failed", "err", err)
+		return
+	}
+	ch.applyHistory(hist)
+}
+
 // recoverFromHistory pairs assistant messages of the history, in order, with
 // the unanswered user messages that precede them, and completes the
 // acknowledged messages found that way. It tries a few times, since the
