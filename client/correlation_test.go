@@ -68,6 +68,7 @@ func TestCorrelation_ReplyNamingAnAnsweredMessageIsADuplicateAndAnswersNoOther(t
 	require.NoError(t, err)
 	first, err := chat.Ask(ctx, "first")
 	require.NoError(t, err)
+	syncCallbacks(t, c) // the first reply's callbacks may still be queued
 	completes := collectCompletes(chat)
 	m2, err := chat.Send(ctx, "withheld")
 	require.NoError(t, err)

@@ -363,8 +363,8 @@ func (ch *Chat) duplicate(ev normalize.Event) {
 // still delivered to callbacks, marked late.
 func (ch *Chat) timeout(p *pendingMsg) {
 	ch.c.log.Warn("miptech: reply timed out", "client_message_id", p.clientID)
-	ch.messageFailed(p.clientID, ErrResponseTimeout)
 	ch.recordError(ErrorProcessing, ErrResponseTimeout)
+	ch.messageFailed(p.clientID, ErrResponseTimeout)
 }
 
 // unacknowledged returns the messages written on a lost connection but never
@@ -577,18 +577,19 @@ func (ch *Chat) handleEvent(ev normalize.Event) {
 		}
 		ch.complete(p, ev, false)
 	case protocol.TypeError:
+		// Recorded first, so that State shows the error by the time the
+		// waiter wakes.
 		err := eventError(ev)
-		p := ch.findByID(ev)
-		if p != nil {
-			ch.messageFailed(p.clientID, err)
-		}
 		ch.recordError(errorKindOf(ev), err)
-	case protocol.TypeRateLimitExceeded:
-		err := eventError(ev)
 		if p := ch.findByID(ev); p != nil {
 			ch.messageFailed(p.clientID, err)
 		}
+	case protocol.TypeRateLimitExceeded:
+		err := eventError(ev)
 		ch.recordError(ErrorRateLimit, err)
+		if p := ch.findByID(ev); p != nil {
+			ch.messageFailed(p.clientID, err)
+		}
 	case protocol.TypeTypingStart, protocol.TypeTypingStop, protocol.TypeTypingIndicator:
 		typing := ev.Type != protocol.TypeTypingStop
 		if ev.Type == protocol.TypeTypingIndicator {
