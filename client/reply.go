@@ -832,6 +832,19 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 		ch.mu.Unlock()
 		return
 	}
+	if ev.HasText && len(ev.Text) > ch.c.cfg.MaxReplyBytes {
+		// A reply that came whole (a complete frame with its text,
+		// chat_response, or history) is held to the limit streamed
+		// replies are held to in chunk.
+		done := p.done
+		ch.mu.Unlock()
+		if !done {
+			ch.recordError(ErrorProcessing, ErrReplyTooLarge)
+			ch.messageFailed(p.clientID, ErrReplyTooLarge)
+		}
+		ch.c.log.Warn("miptech: reply over Config.MaxReplyBytes dropped", "client_message_id", p.clientID, "bytes", len(ev.Text))
+		return
+	}
 	p.answered = true
 	var rest string
 	if p.coalesceN > 0 {

@@ -15,7 +15,8 @@ type Stats struct {
 	ConnectedAt time.Time
 	// Reconnects counts connections that became ready again after a loss.
 	Reconnects uint64
-	// Attempts counts WebSocket dials.
+	// Attempts counts connection attempts, each the four steps of connecting
+	// (one that fails at the health check, before any dial, counts too).
 	Attempts uint64
 	// FramesIn, FramesOut, BytesIn and BytesOut count socket traffic.
 	FramesIn, FramesOut, BytesIn, BytesOut uint64
