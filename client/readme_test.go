@@ -65,17 +65,28 @@ func readmeErrors(ctx context.Context, chat *client.Chat, text string) string {
 		return "rate limited"
 	case errors.Is(err, client.ErrFailed):
 		return "failed"
+	case errors.Is(err, client.ErrChatLeft):
+		return "left"
 	case errors.Is(err, client.ErrClosed):
 		return "closed"
 	}
 	var ce *client.ConnectError
 	var pe *client.PlatformError
+	var re *client.RateLimitError
 	var ae *protocol.APIError
 	switch {
-	case errors.As(err, &ce), errors.As(err, &pe), errors.As(err, &ae):
+	case errors.As(err, &ce), errors.As(err, &pe), errors.As(err, &re), errors.As(err, &ae):
 		return "typed"
 	}
 	return "ok"
+}
+
+// readmeStateLoop is the README's iterator example; it returns when ctx
+// ends or the client is closed.
+func readmeStateLoop(ctx context.Context, c *client.Client) {
+	for sc := range c.StateChanges(ctx) {
+		log.Printf("connection %s → %s", sc.Previous, sc.Current)
+	}
 }
 
 func Example_readme() {
@@ -101,6 +112,23 @@ func TestREADME_ErrorSwitch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "validation", readmeErrors(t.Context(), chat, " "))
 	require.Equal(t, "ok", readmeErrors(t.Context(), chat, "fine"))
+}
+
+func TestREADME_StateLoopEndsWithItsContext(t *testing.T) {
+	srv := platformtest.NewServer(platformtest.Config{})
+	defer srv.Close()
+	c, err := client.New(client.Config{APIURL: srv.URL(), TenantID: "acme"})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		readmeStateLoop(ctx, c)
+	}()
+	require.NoError(t, c.Connect(t.Context()))
+	cancel()
+	<-done
 }
 
 // TestSupportBot is the README's platformtest section.
