@@ -20,6 +20,10 @@ import (
 // writeTimeout bounds one socket write.
 const writeTimeout = 10 * time.Second
 
+// writeBufferPool lends write buffers to the connections of every client of
+// the process while they write: an idle connection holds none.
+var writeBufferPool = &sync.Pool{}
+
 // wsConn is one WebSocket connection and its two goroutines: the reader
 // (inbound path) and the writer (the only goroutine that writes frames).
 type wsConn struct {
@@ -286,6 +290,7 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		HandshakeTimeout: c.cfg.HandshakeTimeout,
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
+		WriteBufferPool:  writeBufferPool,
 	}
 	if c.cfg.Token != nil {
 		tok, err := c.cfg.Token(ctx)

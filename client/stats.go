@@ -59,21 +59,23 @@ type Latency struct {
 	P50, P95 time.Duration
 }
 
-// latencies keeps a ring of recent samples.
+// latencies keeps a ring of the latest size samples. The ring grows with the
+// samples, so an idle client holds none.
 type latencies struct {
 	mu    sync.Mutex
 	ring  []time.Duration
+	size  int
 	next  int
 	count uint64
 }
 
-func newLatencies(n int) *latencies { return &latencies{ring: make([]time.Duration, 0, n)} }
+func newLatencies(n int) *latencies { return &latencies{size: n} }
 
 func (l *latencies) add(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.count++
-	if len(l.ring) < cap(l.ring) {
+	if len(l.ring) < l.size {
 		l.ring = append(l.ring, d)
 		return
 	}

@@ -131,7 +131,8 @@ func New(cfg Config) *Queue {
 		policy:   cfg.Policy,
 		ttl:      cfg.TTL,
 		now:      cfg.Now,
-		items:    make([]Item, 0, cfg.Capacity),
+		// items grows on the first push: a connected client's queue
+		// stays empty and holds no memory.
 	}
 }
 
