@@ -149,12 +149,22 @@ func ExampleClient_NewChat() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ma, _ := alice.Send(ctx, "I am Alice")
-	mb, _ := bob.Send(ctx, "I am Bob")
-	ra, _ := ma.Wait(ctx)
-	rb, _ := mb.Wait(ctx)
-	fmt.Println(ra.Text)
-	fmt.Println(rb.Text)
+	// Both messages are in flight at once; each reply reaches its own chat.
+	ma, err := alice.Send(ctx, "I am Alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	mb, err := bob.Send(ctx, "I am Bob")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range []*client.Message{ma, mb} {
+		r, err := m.Wait(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(r.Text)
+	}
 	// Output:
 	// Echo: I am Alice
 	// Echo: I am Bob
