@@ -687,7 +687,16 @@ func (ch *Chat) tick(now time.Time) {
 	ch.mu.Lock()
 	var timedOut []*pendingMsg
 	for _, p := range ch.pending {
-		if p.done || p.status < registry.StatusSent || p.status > registry.StatusDelivered {
+		if p.done {
+			// Timed out, kept for a late reply: forgotten after
+			// lateReplyWindow, so that a client running for days does
+			// not keep every message the platform never answered.
+			if now.Sub(p.activity) >= ch.c.cfg.ResponseTimeout+lateReplyWindow {
+				ch.retireLocked(p)
+			}
+			continue
+		}
+		if p.status < registry.StatusSent || p.status > registry.StatusDelivered {
 			continue
 		}
 		if now.Sub(p.activity) >= ch.c.cfg.ResponseTimeout {

@@ -192,3 +192,56 @@ func TestResend_MessagePutBackByTheWriterIsNotQueuedAgainOnReconnect(t *testing.
 		assert.Equal(t, 1, n, "written %d times on %s", n, conn)
 	}
 }
+
+func TestChat_TimedOutMessageIsForgottenAfterTheLateReplyWindow(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(withholding("never answered"))
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	lates := make(chan Reply, 1)
+	chat.OnComplete(func(e CompleteEvent) {
+		if e.Reply.Late {
+			lates <- e.Reply
+		}
+	})
+	m, err := chat.Send(ctx, "never answered")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
+	clk.Advance(DefaultResponseTimeout + time.Second)
+	_, err = m.Wait(ctx)
+	require.ErrorIs(t, err, ErrResponseTimeout)
+
+	chat.tick(clk.Now())
+	chat.mu.Lock()
+	_, kept := chat.pending[m.ID()]
+	chat.mu.Unlock()
+	require.True(t, kept, "kept for a late reply within the window")
+
+	clk.Advance(lateReplyWindow)
+	chat.tick(clk.Now())
+	chat.mu.Lock()
+	_, kept = chat.pending[m.ID()]
+	order := len(chat.order)
+	chat.mu.Unlock()
+	assert.False(t, kept, "forgotten once the window has passed")
+	assert.Zero(t, order)
+
+	before := c.Stats().DuplicatesDropped
+	srv.Inject(chat.ID(), map[string]any{"type": protocol.TypeResponseComplete, "data": map[string]any{
+		"message_id": "too-late", "client_message_id": m.ID(), "content": "far too late",
+	}})
+	handled(t, ctx, srv, chat)
+	assert.Equal(t, before+1, c.Stats().DuplicatesDropped, "a reply after the window is a duplicate")
+	select {
+	case r := <-lates:
+		t.Fatalf("a reply after the window was delivered as late: %q", r.Text)
+	default:
+	}
+	r, err := chat.Ask(ctx, "still fine")
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("still fine"), r.Text)
+}

@@ -290,6 +290,10 @@ func (ch *Chat) release(p *pendingMsg) {
 // maxFinished bounds the ids a chat keeps of its finished messages.
 const maxFinished = 4096
 
+// lateReplyWindow is how long after its timeout a message waits for a late
+// reply; after it a reply to it is dropped as a duplicate.
+const lateReplyWindow = 5 * time.Minute
+
 // mapLocked records that the platform calls p by id. Called with ch.mu held.
 func (ch *Chat) mapLocked(id string, p *pendingMsg) {
 	if id == "" || ch.byServer[id] == p {
@@ -359,8 +363,8 @@ func (ch *Chat) duplicate(ev normalize.Event) {
 		"client_message_id", ev.ClientMessageID, "message_id", ev.MessageID)
 }
 
-// timeout fails a message whose reply did not come in time. A late reply is
-// still delivered to callbacks, marked late.
+// timeout fails a message whose reply did not come in time. A late reply
+// within lateReplyWindow is still delivered to callbacks, marked late.
 func (ch *Chat) timeout(p *pendingMsg) {
 	ch.c.log.Warn("miptech: reply timed out", "client_message_id", p.clientID)
 	ch.recordError(ErrorProcessing, ErrResponseTimeout)
