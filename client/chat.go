@@ -61,6 +61,13 @@ type Chat struct {
 	procSince time.Time
 	procID    string
 	recover   bool // a history recovery is under way
+	// awaiting holds the messages acknowledged on a lost connection whose
+	// replies a history recovery is looking for; the replies to messages
+	// sent after them are held back (pendingMsg.parked) until they have an
+	// outcome or the recovery ends, so that replies are delivered in send
+	// order.
+	awaiting map[*pendingMsg]struct{}
+	awaitGen int // counts the reconnects that added to awaiting
 
 	onStatus   map[int]func(MessageStatusEvent)
 	onTyping   map[int]func(TypingEvent)
@@ -696,8 +703,8 @@ func (ch *Chat) tick(now time.Time) {
 			}
 			continue
 		}
-		if p.status < registry.StatusSent || p.status > registry.StatusDelivered {
-			continue
+		if p.parked != nil || p.status < registry.StatusSent || p.status > registry.StatusDelivered {
+			continue // a held-back reply has come: no timeout
 		}
 		if now.Sub(p.activity) >= ch.c.cfg.ResponseTimeout {
 			timedOut = append(timedOut, p)

@@ -245,3 +245,79 @@ func TestChat_TimedOutMessageIsForgottenAfterTheLateReplyWindow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, platformtest.ReplyText("still fine"), r.Text)
 }
+
+func TestRecovery_ALaterLiveReplyWaitsForTheRecoveredOneBeforeIt(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(withholding("first"))
+	c := newClient(t, srv, nil)
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	completes := collectCompletes(chat)
+
+	first, err := chat.Send(ctx, "first")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
+	// What a reconnect does for a message acknowledged on the lost
+	// connection: it looks for the reply in the history (not there yet)
+	// and waits for it from there.
+	chat.recoverBeforeFlush(ctx)
+
+	second, err := chat.Send(ctx, "second")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, second.ID(), registry.StatusDelivered)
+	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+		return len(s.Messages(chat.ID())) == 3 // first, second and the reply to second
+	}))
+	handled(t, ctx, srv, chat)
+	assertWaiting(t, ctx, second, "the live reply to second overtook first, still being recovered")
+
+	// The history recovery finds the reply to first.
+	chat.applyHistory([]protocol.HistoryMessage{
+		{ID: "u1", Role: protocol.RoleUser, Content: "first"},
+		{ID: "a1", Role: protocol.RoleAssistant, Content: "found in the history"},
+	})
+	assert.Equal(t, []string{first.ID(), second.ID()}, completes.until(t, ctx, second.ID()),
+		"replies delivered in send order")
+	r, err := first.Wait(ctx)
+	require.NoError(t, err)
+	assert.True(t, r.Recovered)
+	assert.Equal(t, "found in the history", r.Text)
+	r, err = second.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("second"), r.Text)
+}
+
+func TestRecovery_HeldBackReplyIsReleasedWhenTheEarlierMessageFails(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(withholding("first"))
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+
+	first, err := chat.Send(ctx, "first")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
+	chat.recoverBeforeFlush(ctx)
+	second, err := chat.Send(ctx, "second")
+	require.NoError(t, err)
+	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+		return len(s.Messages(chat.ID())) == 3
+	}))
+	handled(t, ctx, srv, chat)
+	assertWaiting(t, ctx, second, "held back behind first")
+
+	// first never comes back: it times out, and second's reply, already
+	// here, is delivered instead of timing out too.
+	clk.Advance(DefaultResponseTimeout + time.Second)
+	chat.tick(clk.Now())
+	_, err = first.Wait(ctx)
+	require.ErrorIs(t, err, ErrResponseTimeout)
+	r, err := second.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("second"), r.Text)
+}

@@ -33,7 +33,10 @@
 // bounded queue (Config.QueueSize, 50 by default); a full queue refuses a new
 // message with ErrQueueFull. Messages written but not acknowledged when the
 // connection was lost are re-sent with the same client_message_id; replies
-// lost with the connection are recovered from the chat history. Inbound
+// lost with the connection are recovered from the chat history. A chat's
+// replies are delivered in send order: a reply that arrives while the reply
+// to an earlier message is still being looked for in the history waits for
+// it, at most until that recovery ends (three looks, a second apart). Inbound
 // events are normalized (every field spelling the platform has used is
 // understood) and deduplicated, and reach only the chat they belong to.
 //

@@ -70,10 +70,11 @@ type pendingMsg struct {
 	activity    time.Time
 	chunks      []string
 	size        int
-	notify      chan struct{} // closed and replaced on every chunk and at the outcome
-	done        bool          // the sender got its outcome
-	requeued    bool          // a re-send is in the outbound queue or with the writer, not yet written
-	answered    bool          // a reply completed (maybe late)
+	notify      chan struct{}    // closed and replaced on every chunk and at the outcome
+	done        bool             // the sender got its outcome
+	requeued    bool             // a re-send is in the outbound queue or with the writer, not yet written
+	parked      *normalize.Event // its reply, held back behind a message being recovered
+	answered    bool             // a reply completed (maybe late)
 	reply       Reply
 	err         error
 	doneCh      chan struct{}
@@ -263,6 +264,7 @@ func (ch *Chat) messageFailed(clientID string, err error) {
 	// that synchronizes on the outcome sees its status event first.
 	ch.transition(p, registry.StatusFailed, err)
 	ch.release(p)
+	ch.releaseParked() // p may have held later replies back
 }
 
 // claimLocked records the message's outcome; release then wakes its
@@ -270,6 +272,8 @@ func (ch *Chat) messageFailed(clientID string, err error) {
 func (ch *Chat) claimLocked(p *pendingMsg, r Reply, err error) {
 	p.done = true
 	p.reply, p.err = r, err
+	p.parked = nil
+	delete(ch.awaiting, p)
 	if ch.current == p {
 		ch.current = nil
 	}
@@ -401,8 +405,14 @@ func (ch *Chat) afterReady() {
 			need = true
 		}
 	}
-	if !need || ch.recover || ch.id == "" {
+	if ch.recover {
 		ch.mu.Unlock()
+		return
+	}
+	if !need || ch.id == "" {
+		ch.awaiting = nil
+		ch.mu.Unlock()
+		ch.releaseParked()
 		return
 	}
 	ch.recover = true
@@ -410,13 +420,69 @@ func (ch *Chat) afterReady() {
 	ch.c.wg.Add(1)
 	go func() {
 		defer ch.c.wg.Done()
-		defer func() {
+		for {
 			ch.mu.Lock()
-			ch.recover = false
+			gen := ch.awaitGen
 			ch.mu.Unlock()
-		}()
-		ch.recoverFromHistory()
+			ch.recoverFromHistory()
+			ch.mu.Lock()
+			if ch.awaitGen != gen && ch.c.ctx.Err() == nil {
+				// Another reconnect lost more messages meanwhile (its
+				// afterReady found this recovery running): look again.
+				ch.mu.Unlock()
+				continue
+			}
+			// The recovery is over: what it did not find runs into its
+			// timeout, and holds back no later reply.
+			ch.recover = false
+			ch.awaiting = nil
+			ch.mu.Unlock()
+			ch.releaseParked()
+			return
+		}
 	}()
+}
+
+// heldBackLocked reports whether p's reply must wait: a message sent before
+// p is being recovered from the history. Called with ch.mu held.
+func (ch *Chat) heldBackLocked(p *pendingMsg) bool {
+	if len(ch.awaiting) == 0 {
+		return false
+	}
+	for _, q := range ch.order {
+		if q == p {
+			return false
+		}
+		if _, ok := ch.awaiting[q]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseParked delivers, in send order, the held-back replies no message
+// being recovered precedes any more.
+func (ch *Chat) releaseParked() {
+	for {
+		ch.mu.Lock()
+		var next *pendingMsg
+		var ev normalize.Event
+		for _, p := range ch.order {
+			if _, ok := ch.awaiting[p]; ok {
+				break
+			}
+			if p.parked != nil {
+				next, ev = p, *p.parked
+				p.parked = nil
+				break
+			}
+		}
+		ch.mu.Unlock()
+		if next == nil {
+			return
+		}
+		ch.complete(next, ev, false)
+	}
 }
 
 // recoverBeforeFlush makes one attempt, before the outbound queue is
@@ -427,14 +493,21 @@ func (ch *Chat) afterReady() {
 func (ch *Chat) recoverBeforeFlush(ctx context.Context) {
 	ch.mu.Lock()
 	need := false
+	id := ch.id
 	for _, p := range ch.order {
-		if !p.done && p.status == registry.StatusDelivered {
+		if !p.done && p.status == registry.StatusDelivered && id != "" {
 			need = true
+			if ch.awaiting == nil {
+				ch.awaiting = map[*pendingMsg]struct{}{}
+			}
+			ch.awaiting[p] = struct{}{}
 		}
 	}
-	id := ch.id
+	if need {
+		ch.awaitGen++
+	}
 	ch.mu.Unlock()
-	if !need || id == "" {
+	if !need {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, ch.c.cfg.JoinTimeout)
@@ -836,6 +909,12 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 		ch.mu.Unlock()
 		return
 	}
+	if !recovered && !p.done && ch.heldBackLocked(p) {
+		e := ev
+		p.parked = &e
+		ch.mu.Unlock()
+		return
+	}
 	if ev.HasText && len(ev.Text) > ch.c.cfg.MaxReplyBytes {
 		// A reply that came whole (a complete frame with its text,
 		// chat_response, or history) is held to the limit streamed
@@ -897,6 +976,9 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 	})
 	if !late {
 		ch.release(p)
+	}
+	if recovered {
+		ch.releaseParked() // p may have held later replies back
 	}
 }
 
