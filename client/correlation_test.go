@@ -208,9 +208,17 @@ func TestChat_TimedOutMessageIsForgottenAfterTheLateReplyWindow(t *testing.T) {
 			lates <- e.Reply
 		}
 	})
+	processing := make(chan struct{})
+	var once sync.Once
+	chat.OnProcessing(func(ProcessingEvent) { once.Do(func() { close(processing) }) })
 	m, err := chat.Send(ctx, "never answered")
 	require.NoError(t, err)
 	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
+	select {
+	case <-processing: // the platform's last frame about the message
+	case <-ctx.Done():
+		t.Fatal("no processing event")
+	}
 	clk.Advance(DefaultResponseTimeout + time.Second)
 	_, err = m.Wait(ctx)
 	require.ErrorIs(t, err, ErrResponseTimeout)
