@@ -360,7 +360,7 @@ func (ch *Chat) waitJoined(ctx context.Context) error {
 		}
 	}()
 	for {
-		if err := ch.c.Connect(ctx); err != nil {
+		if err := ch.c.connectLazy(ctx); err != nil {
 			return err
 		}
 		ch.c.mu.Lock()
@@ -476,11 +476,12 @@ func (ch *Chat) validate(text string) error {
 // that is not connected). It returns the message handle at once; use
 // Message.Wait for the reply. In SendREST mode it blocks until the client is
 // ready and the chat joined, then posts the message. Errors:
-// *ValidationError, ErrQueueFull, ErrClosed, a *RateLimitError wait cut
-// short by ctx, or ctx's error; in SendREST mode also the error of a failed
-// connection (matching ErrFailed) and the REST error (*protocol.APIError,
-// *NetworkError). A message whose ctx ends before it is written fails with
-// ctx's error and is never sent later.
+// *ValidationError, ErrQueueFull, ErrClosed, ErrChatLeft, a *RateLimitError
+// wait cut short by ctx, ctx's error, or, on a client in state failed, the
+// error that ended the connection (matching ErrFailed; failed is terminal
+// until Connect); in SendREST mode also the REST error
+// (*protocol.APIError, *NetworkError). A message whose ctx ends before it is
+// written fails with ctx's error and is never sent later.
 func (ch *Chat) Send(ctx context.Context, text string) (*Message, error) {
 	if err := ch.validate(text); err != nil {
 		ch.recordError(ErrorValidation, err)

@@ -183,7 +183,17 @@ func (c *Client) ClientID() string {
 // when ready, an error matching ErrFailed (wrapping the last *ConnectError)
 // when attempts stopped, ErrClosed after Close, or ctx's error.
 func (c *Client) Connect(ctx context.Context) error {
-	if err := c.start(); err != nil {
+	return c.connect(ctx, c.start)
+}
+
+// connectLazy is Connect for a first use (a message posted over REST): it
+// does not start a failed client again, and returns its error instead.
+func (c *Client) connectLazy(ctx context.Context) error {
+	return c.connect(ctx, c.startLazy)
+}
+
+func (c *Client) connect(ctx context.Context, start func() error) error {
+	if err := start(); err != nil {
 		return err
 	}
 	for {

@@ -135,11 +135,20 @@ func (c *Client) supervise() {
 		c.emitError(ErrorConnection, err, "")
 		if !policy.Retry || retries >= c.cfg.MaxRetries {
 			fe := &FailedError{Attempts: retries + 1, Last: err}
-			c.failQueued(fe)
+			// The queue is drained under the lock that Send pushes under,
+			// in the same step as the change to failed: no message can
+			// slip in between and wait for a connection that never comes.
 			c.mu.Lock()
 			c.setStateLocked(StateFailed, fe, retries+1, 0)
 			c.running = false // Connect may start a new loop at once
+			live, expired := c.q.Drain()
 			c.mu.Unlock()
+			for _, it := range live {
+				c.failItem(it, fe)
+			}
+			for _, r := range expired {
+				c.failItem(r.Item, r.Err)
+			}
 			return
 		}
 		retries++
@@ -155,17 +164,6 @@ func (c *Client) supervise() {
 			return
 		case <-t.C():
 		}
-	}
-}
-
-// failQueued fails every queued frame's sender (the connection failed).
-func (c *Client) failQueued(err error) {
-	live, expired := c.q.Drain()
-	for _, it := range live {
-		c.failItem(it, err)
-	}
-	for _, r := range expired {
-		c.failItem(r.Item, r.Err)
 	}
 }
 
@@ -223,9 +221,13 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 		return nil, err
 	}
 	if reconnect {
+		// One look per chat, all within one JoinTimeout: ready is not
+		// held up by a slow history endpoint.
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.JoinTimeout)
 		for _, ch := range c.chatList() {
-			ch.recoverBeforeFlush(ctx)
+			ch.recoverBeforeFlush(rctx)
 		}
+		cancel()
 	}
 	if err := c.flushAndReady(conn, reconnect); err != nil {
 		return nil, err
@@ -423,6 +425,9 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 		if len(live) == 0 && len(expired) == 0 {
 			c.connectedAt = c.clock.Now()
 			c.connErr = nil
+			if reconnect {
+				c.stats.reconnects.Add(1) // counted before ready is seen
+			}
 			c.setStateLocked(StateReady, nil, 0, 0)
 			c.mu.Unlock()
 			break
@@ -432,8 +437,7 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 			c.failItem(r.Item, r.Err)
 		}
 		for i, it := range live {
-			if om, ok := it.Value.(*outMsg); ok && om.ctx != nil && om.ctx.Err() != nil {
-				c.failItem(it, om.ctx.Err())
+			if c.stale(it) {
 				continue
 			}
 			if !conn.submit(outItem{item: it}) {
@@ -446,9 +450,6 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 				}
 			}
 		}
-	}
-	if reconnect {
-		c.stats.reconnects.Add(1)
 	}
 	for _, ch := range c.chatList() {
 		ch.afterReady()
@@ -516,12 +517,15 @@ func (c *Client) read(conn *wsConn) {
 			continue
 		}
 		c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
+		// Wait for room before the key is recorded: an event dropped here
+		// because the connection is going must not make a later copy of it
+		// a duplicate.
+		if !c.disp.waitRoom(conn.stop) {
+			return // the connection or the client is shutting down
+		}
 		if ev.Key != "" && c.dedup.Seen(ev.Key) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 			continue
-		}
-		if !c.disp.waitRoom(conn.stop) {
-			return // the connection or the client is shutting down
 		}
 		c.handleInbound(conn, ev)
 	}
@@ -584,8 +588,7 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		conn.pending = nil
 		conn.mu.Unlock()
 		for i, it := range items {
-			if om, ok := it.item.Value.(*outMsg); ok && om.ctx != nil && om.ctx.Err() != nil {
-				c.failItem(it.item, om.ctx.Err())
+			if c.stale(it.item) {
 				continue
 			}
 			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -606,6 +609,22 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 	}
 }
 
+// stale reports whether a frame about to be written must not be: its
+// sender's context ended (the sender gets that error), or its message
+// already has an outcome, such as ErrChatLeft after Leave or a timeout,
+// and must not reach the platform after its sender was told it failed.
+func (c *Client) stale(it queue.Item) bool {
+	om, ok := it.Value.(*outMsg)
+	if !ok {
+		return false
+	}
+	if om.ctx != nil && om.ctx.Err() != nil {
+		c.failItem(it, om.ctx.Err())
+		return true
+	}
+	return om.chat != nil && it.Type == protocol.TypeChatMessage && om.chat.settled(om.clientID)
+}
+
 // handleInbound acts on one deduplicated event: connection lifecycle frames
 // here, chat events in their chat.
 func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
@@ -614,7 +633,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 			h(ev)
 		}
 	})
-	if ev.Type == protocol.TypeRateLimitExceeded || ev.RetryAfter > 0 {
+	if ev.Type == protocol.TypeRateLimitExceeded || (ev.Type == protocol.TypeError && ev.RetryAfter > 0) {
 		// Error frames too may ask to wait: sends wait it out.
 		c.rateLimited(ev.RetryAfter)
 	}

@@ -47,11 +47,13 @@
 // arrived, never while the SDK holds a lock. A callback may call any method,
 // Close included. A callback that panics is reported through OnError. Slow
 // callbacks make the socket reader wait (Stats.DispatcherStalls) rather than
-// drop events. No callback starts after Close returns.
+// drop events; so a callback may send but must not wait for a reply (Ask,
+// Message.Wait), which the waiting reader would never read. No callback
+// starts after Close returns.
 //
 // Users who prefer a loop to a callback range over StateChanges, Errors or
 // Events, or over a message's reply with Message.Chunks; the loop body runs
-// on the caller's goroutine.
+// on the caller's goroutine and may wait for replies.
 //
 // # Errors
 //

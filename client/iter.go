@@ -3,13 +3,10 @@ package client
 import (
 	"context"
 	"iter"
+	"sync"
 
 	"github.com/miptechnologies/miptech-go/normalize"
 )
-
-// watchBuffer is how many values an iterator holds for a loop body that is
-// busy; past it, the client's callbacks wait for the loop (see watch).
-const watchBuffer = 64
 
 // testHookWatching, when set by a test, is called once an iterator's
 // callback is registered, before its first value.
@@ -23,10 +20,10 @@ var testHookWatching func()
 //	}
 //
 // The loop ends when ctx ends, when the body breaks out, or after the client
-// is closed (the change to disconnected is the last value). The body runs
-// on the caller's goroutine and may call any method. A body that falls more
-// than 64 values behind makes the client's callbacks wait for it, as a slow
-// callback does.
+// is closed (the change to disconnected is then the last value). The body
+// runs on the caller's goroutine and may call any method, Ask included:
+// values wait in memory while the body is busy, and never hold up the
+// client's callbacks or its socket reader.
 func (c *Client) StateChanges(ctx context.Context) iter.Seq[StateChange] {
 	return watch(ctx, c, c.OnStateChange)
 }
@@ -45,54 +42,60 @@ func (c *Client) Events(ctx context.Context) iter.Seq[normalize.Event] {
 }
 
 // watch turns a callback registration into an iterator. The callback, on the
-// dispatcher, hands each value to a buffered channel; the loop body runs on
-// the iterating goroutine. When the buffer is full the callback waits for
-// the loop, unless the loop has ended, ctx has ended or the client is
-// closing (then the value is dropped rather than hold Close up).
+// dispatcher, appends each value to a list and never waits; the loop body
+// runs on the iterating goroutine and takes the values in order.
 func watch[T any](ctx context.Context, c *Client, register func(func(T)) func()) iter.Seq[T] {
 	return func(yield func(T) bool) {
-		values := make(chan T, watchBuffer)
-		stop := make(chan struct{})
+		var (
+			mu     sync.Mutex
+			values []T
+		)
+		more := make(chan struct{}, 1)
 		unsubscribe := register(func(v T) {
+			mu.Lock()
+			values = append(values, v)
+			mu.Unlock()
 			select {
-			case values <- v:
-				return
+			case more <- struct{}{}:
 			default:
 			}
-			select {
-			case values <- v:
-			case <-stop:
-			case <-ctx.Done():
-			case <-c.ctx.Done():
-			}
 		})
-		defer func() {
-			unsubscribe()
-			close(stop)
-		}()
+		defer unsubscribe()
 		if testHookWatching != nil {
 			testHookWatching()
 		}
+		// next hands over the oldest value, if any.
+		next := func() (T, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			var zero T
+			if len(values) == 0 {
+				return zero, false
+			}
+			v := values[0]
+			values[0] = zero
+			values = values[1:]
+			return v, true
+		}
 		for {
-			select {
-			case v := <-values:
+			if v, ok := next(); ok {
 				if !yield(v) {
 					return
 				}
+				continue
+			}
+			select {
+			case <-more:
 			case <-ctx.Done():
 				return
 			case <-c.disp.done:
-				// No callback runs any more: hand over what is buffered.
-				for {
-					select {
-					case v := <-values:
-						if !yield(v) {
-							return
-						}
-					default:
+				// No callback runs any more: hand over what is left.
+				for v, ok := next(); ok; v, ok = next() {
+					if !yield(v) {
 						return
 					}
 				}
+				return
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,4 +158,45 @@ func hookWatching(t *testing.T) <-chan struct{} {
 	testHookWatching = func() { ch <- struct{}{} }
 	t.Cleanup(func() { testHookWatching = nil })
 	return ch
+}
+
+func TestEvents_LoopBodyMayAskWhileALongReplyStreams(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+		if req.Text == "long" {
+			return platformtest.Reply{Chunks: platformtest.SplitChunks(strings.Repeat("word ", 600), 600)}
+		}
+		return platformtest.DefaultResponder(ctx, req)
+	})
+	c := newClient(t, srv, func(cfg *Config) { cfg.DispatchBuffer = 8 })
+	ctx := ctxT(t, 20*time.Second)
+	chat, err := c.OpenChat(ctx, "chat-iter-ask")
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+
+	watching := hookWatching(t)
+	inner := make(chan error, 1)
+	go func() {
+		for ev := range c.Events(ctx) {
+			if ev.Type == protocol.TypeResponseChunk {
+				// The body waits for a reply while the long one streams:
+				// the events pile up for the loop, not in front of the
+				// socket reader.
+				_, err := chat.Ask(ctx, "inner")
+				inner <- err
+				return
+			}
+		}
+	}()
+	<-watching
+	long, err := chat.Send(ctx, "long")
+	require.NoError(t, err)
+	select {
+	case err := <-inner:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the loop body's Ask never got its reply")
+	}
+	_, err = long.Wait(ctx)
+	require.NoError(t, err)
 }

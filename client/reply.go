@@ -291,6 +291,15 @@ func (ch *Chat) release(p *pendingMsg) {
 	p.notify = make(chan struct{})
 }
 
+// settled reports whether the user message clientID has its outcome (or
+// was forgotten), so that no frame of it may be written any more.
+func (ch *Chat) settled(clientID string) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	p := ch.pending[clientID]
+	return p == nil || p.done
+}
+
 // maxFinished bounds the ids a chat keeps of its finished messages.
 const maxFinished = 4096
 
@@ -485,11 +494,11 @@ func (ch *Chat) releaseParked() {
 	}
 }
 
-// recoverBeforeFlush makes one attempt, before the outbound queue is
-// flushed, to recover the replies the lost connection took with it, so that
-// they are delivered before the replies to anything sent after them; what
-// it does not find is tried again in the background after ready
-// (afterReady).
+// recoverBeforeFlush makes one attempt, within ctx, before the outbound
+// queue is flushed, to recover the replies the lost connection took with
+// it, so that they are delivered before the replies to anything sent after
+// them; what it does not find is tried again in the background after ready
+// (afterReady), and the replies to later messages wait for it (awaiting).
 func (ch *Chat) recoverBeforeFlush(ctx context.Context) {
 	ch.mu.Lock()
 	need := false
@@ -507,11 +516,9 @@ func (ch *Chat) recoverBeforeFlush(ctx context.Context) {
 		ch.awaitGen++
 	}
 	ch.mu.Unlock()
-	if !need {
+	if !need || ctx.Err() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, ch.c.cfg.JoinTimeout)
-	defer cancel()
 	hist, err := ch.History(ctx)
 	if err != nil {
 		ch.c.log.Warn("miptech: history recovery failed", "err", err)
@@ -912,6 +919,9 @@ func (ch *Chat) complete(p *pendingMsg, ev normalize.Event, recovered bool) {
 	if !recovered && !p.done && ch.heldBackLocked(p) {
 		e := ev
 		p.parked = &e
+		if ch.current == p {
+			ch.current = nil // its stream is over; id-less frames are not its
+		}
 		ch.mu.Unlock()
 		return
 	}

@@ -282,8 +282,8 @@ func (c *conn) readLoop() {
 		if c.isStopped() || c.isDead() {
 			continue // dropped or being torn down: drain until the client closes
 		}
-		if !c.s.waitGate(&c.s.stall, c.stopped) {
-			continue
+		if !c.s.waitGate(&c.s.stall, c.stopped) || c.isDead() {
+			continue // a drop while stalled: the frame is never processed
 		}
 		c.s.handleFrame(c, mt, data)
 	}
