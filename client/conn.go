@@ -26,9 +26,13 @@ var writeBufferPool = &sync.Pool{}
 
 // wsConn is one WebSocket connection and its two goroutines: the reader
 // (inbound path) and the writer (the only goroutine that writes frames).
+//
+// A connection's frames are never delivered once the next one is up: the
+// supervisor waits for the old reader to exit (serve, or connectOnce on a
+// failed attempt) before it dials again, so the frames of two connections
+// never interleave.
 type wsConn struct {
-	ws  *websocket.Conn
-	gen uint64
+	ws *websocket.Conn
 
 	mu       sync.Mutex
 	pending  []outItem
@@ -335,7 +339,6 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		_ = ws.Close()
 		return nil, ErrClosed
 	}
-	conn.gen = c.stats.attempts.Load()
 	c.conn = conn
 	c.setStateLocked(StateConnected, nil, 0, 0)
 	c.mu.Unlock()
