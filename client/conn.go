@@ -50,7 +50,7 @@ type wsConn struct {
 	wg        sync.WaitGroup
 
 	amu  sync.Mutex
-	acks map[string]chan struct{} // join acknowledgements awaited, by chat id ("" for create)
+	acks map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
 }
 
 // outItem is a frame for the writer: a queueable item or a control frame.
@@ -98,20 +98,30 @@ func (w *wsConn) shutdown() {
 	_ = w.ws.Close()
 }
 
+// expectJoin returns a channel closed when the platform acknowledges a
+// join_chat for chatID ("" for a chat created by the join). Several chats
+// may wait under "" at once: each acknowledgement releases the oldest.
 func (w *wsConn) expectJoin(chatID string) chan struct{} {
 	w.amu.Lock()
 	defer w.amu.Unlock()
 	ch := make(chan struct{})
-	w.acks[chatID] = ch
+	w.acks[chatID] = append(w.acks[chatID], ch)
 	return ch
 }
 
+// ackJoin releases the oldest wait for chatID, if any.
 func (w *wsConn) ackJoin(chatID string) {
 	w.amu.Lock()
 	defer w.amu.Unlock()
-	if ch, ok := w.acks[chatID]; ok {
-		close(ch)
+	waits := w.acks[chatID]
+	if len(waits) == 0 {
+		return
+	}
+	close(waits[0])
+	if len(waits) == 1 {
 		delete(w.acks, chatID)
+	} else {
+		w.acks[chatID] = waits[1:]
 	}
 }
 
@@ -330,7 +340,7 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		stop:  make(chan struct{}),
 		lost:  make(chan error, 1),
 		ready: make(chan struct{}),
-		acks:  map[string]chan struct{}{},
+		acks:  map[string][]chan struct{}{},
 	}
 	c.mu.Lock()
 	if c.closed {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
 )
@@ -310,4 +311,23 @@ func TestClient_CallbacksKeepRegistrationOrderAfterManyUnsubscribes(t *testing.T
 	defer mu.Unlock()
 	assert.Equal(t, []string{"a", "c", "d"}, order)
 	assert.Len(t, handlers(c, c.onState), 3)
+}
+
+func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.FailChatCreations(100, http.StatusServiceUnavailable)
+	// With a fake clock the join timeout never fires: only the platform's
+	// acknowledgements let Connect reach ready.
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	a, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	b, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.Empty(t, a.ID(), "degraded")
+	require.NoError(t, c.Connect(ctx))
+	assert.NotEmpty(t, a.ID())
+	assert.NotEmpty(t, b.ID())
+	assert.NotEqual(t, a.ID(), b.ID())
 }
