@@ -251,8 +251,8 @@ func (ch *Chat) Join(ctx context.Context) error {
 // Leave sends leave_chat and stops the chat's deliveries until Join. It is
 // idempotent. The platform no longer sends the chat's replies to this
 // client, so the chat's messages still without an outcome fail at once with
-// ErrChatLeft (those waiting in the outbound queue are taken out of it and
-// never sent); send them again after Join. Replies to them that arrive
+// ErrChatLeft (those not yet written to the socket are never written); send
+// them again after Join. Replies to them that arrive
 // later are dropped. It returns ctx's error, without leaving, when ctx has
 // ended.
 func (ch *Chat) Leave(ctx context.Context) error {
