@@ -838,8 +838,8 @@ func (ch *Chat) findForReply(ev normalize.Event) (p *pendingMsg, dup bool) {
 		return ch.current, ch.current.answered
 	}
 	for _, x := range ch.order {
-		if !x.answered && x.status >= registry.StatusSent && x.assistantID == "" {
-			return x, false
+		if !x.answered && x.parked == nil && x.status >= registry.StatusSent && x.assistantID == "" {
+			return x, false // the oldest message still waiting for its reply
 		}
 	}
 	return nil, false
