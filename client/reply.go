@@ -410,7 +410,7 @@ func (ch *Chat) afterReady() {
 	ch.mu.Lock()
 	need := false
 	for _, p := range ch.order {
-		if !p.done && p.status == registry.StatusDelivered {
+		if _, lost := ch.awaiting[p]; lost && !p.done {
 			need = true
 		}
 	}
@@ -576,9 +576,12 @@ func (ch *Chat) applyHistory(hist []protocol.HistoryMessage) bool {
 		}
 	}
 	ch.mu.Lock()
+	// Only the messages acknowledged on a lost connection: one acknowledged
+	// on the current connection (a re-send, say) gets its reply live, and
+	// a reply in the history may be the platform's answer to its first copy.
 	var waiting []*pendingMsg
 	for _, p := range ch.order {
-		if !p.done && p.status == registry.StatusDelivered {
+		if _, lost := ch.awaiting[p]; lost && !p.done {
 			waiting = append(waiting, p)
 		}
 	}
