@@ -316,6 +316,9 @@ func TestClient_CallbacksKeepRegistrationOrderAfterManyUnsubscribes(t *testing.T
 func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
 	srv := newServer(t, platformtest.Config{})
 	srv.FailChatCreations(100, http.StatusServiceUnavailable)
+	// Both chats exist before the connection is ready, so both are joined
+	// (with create) by the same connect.
+	srv.WithholdReady(true)
 	// With a fake clock the join timeout never fires: only the platform's
 	// acknowledgements let Connect reach ready.
 	clk := clock.NewFake(time.Now())
@@ -325,6 +328,7 @@ func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
 	require.NoError(t, err)
 	b, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
+	srv.WithholdReady(false)
 	require.NoError(t, c.Connect(ctx))
 	assert.NotEmpty(t, a.ID())
 	assert.NotEmpty(t, b.ID())
