@@ -254,6 +254,29 @@ func TestChat_TimedOutMessageIsForgottenAfterTheLateReplyWindow(t *testing.T) {
 	assert.Equal(t, platformtest.ReplyText("still fine"), r.Text)
 }
 
+// heldBehindRecovery sends "first", which the platform acknowledges and
+// never answers, makes the chat look for its reply in the history as a
+// reconnect does for a message acknowledged on the lost connection, then
+// sends "second", and checks that second's live reply is held back behind
+// first. The platform's responder must withhold "first".
+func heldBehindRecovery(t *testing.T, ctx context.Context, srv *platformtest.Server, chat *Chat) (first, second *Message) {
+	t.Helper()
+	first, err := chat.Send(ctx, "first")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
+	chat.recoverBeforeFlush(ctx) // the reply is not in the history yet
+
+	second, err = chat.Send(ctx, "second")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, second.ID(), registry.StatusDelivered)
+	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+		return len(s.Messages(chat.ID())) == 3 // first, second and the reply to second
+	}))
+	handled(t, ctx, srv, chat)
+	assertWaiting(t, ctx, second, "the live reply to second overtook first, still being recovered")
+	return first, second
+}
+
 func TestRecovery_ALaterLiveReplyWaitsForTheRecoveredOneBeforeIt(t *testing.T) {
 	srv := newServer(t, platformtest.Config{})
 	srv.SetResponder(withholding("first"))
@@ -263,23 +286,7 @@ func TestRecovery_ALaterLiveReplyWaitsForTheRecoveredOneBeforeIt(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Connect(ctx))
 	completes := collectCompletes(chat)
-
-	first, err := chat.Send(ctx, "first")
-	require.NoError(t, err)
-	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
-	// What a reconnect does for a message acknowledged on the lost
-	// connection: it looks for the reply in the history (not there yet)
-	// and waits for it from there.
-	chat.recoverBeforeFlush(ctx)
-
-	second, err := chat.Send(ctx, "second")
-	require.NoError(t, err)
-	waitStatus(t, ctx, chat, second.ID(), registry.StatusDelivered)
-	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-		return len(s.Messages(chat.ID())) == 3 // first, second and the reply to second
-	}))
-	handled(t, ctx, srv, chat)
-	assertWaiting(t, ctx, second, "the live reply to second overtook first, still being recovered")
+	first, second := heldBehindRecovery(t, ctx, srv, chat)
 
 	// The history recovery finds the reply to first.
 	chat.applyHistory([]protocol.HistoryMessage{
@@ -306,18 +313,7 @@ func TestRecovery_HeldBackReplyIsReleasedWhenTheEarlierMessageFails(t *testing.T
 	chat, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
 	require.NoError(t, c.Connect(ctx))
-
-	first, err := chat.Send(ctx, "first")
-	require.NoError(t, err)
-	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
-	chat.recoverBeforeFlush(ctx)
-	second, err := chat.Send(ctx, "second")
-	require.NoError(t, err)
-	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-		return len(s.Messages(chat.ID())) == 3
-	}))
-	handled(t, ctx, srv, chat)
-	assertWaiting(t, ctx, second, "held back behind first")
+	first, second := heldBehindRecovery(t, ctx, srv, chat)
 
 	// first never comes back: it times out, and second's reply, already
 	// here, is delivered instead of timing out too.

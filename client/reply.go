@@ -502,9 +502,8 @@ func (ch *Chat) releaseParked() {
 func (ch *Chat) recoverBeforeFlush(ctx context.Context) {
 	ch.mu.Lock()
 	need := false
-	id := ch.id
 	for _, p := range ch.order {
-		if !p.done && p.status == registry.StatusDelivered && id != "" {
+		if ch.id != "" && !p.done && p.status == registry.StatusDelivered {
 			need = true
 			if ch.awaiting == nil {
 				ch.awaiting = map[*pendingMsg]struct{}{}
