@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/registry"
 )
 
 // Benchmarks of SPEC §10, in pairs measured in the same run and compared
@@ -38,7 +40,7 @@ const benchChatID = "chat-bench-7f3a9e"
 // reply as the platform sends them (the fields of platformtest's chunks,
 // encoded the same way), chunk_index 0, 1, … so that each has its own dedup
 // key.
-func benchChunkFrames(tb testing.TB, clientMessageID string) [][]byte {
+func benchChunkFrames(tb testing.TB, clientMessageID, replyID string) [][]byte {
 	tb.Helper()
 	frames := make([][]byte, benchFrameCount)
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
@@ -46,7 +48,7 @@ func benchChunkFrames(tb testing.TB, clientMessageID string) [][]byte {
 		b, err := json.Marshal(map[string]any{
 			"type": protocol.TypeResponseChunk,
 			"data": map[string]any{
-				"message_id":        "a1c4e0f2-9b7d-4e21-8f3a-6d5c2b1a0e9f",
+				"message_id":        replyID,
 				"client_message_id": clientMessageID,
 				"user_message_id":   "5f1c2a7e-3b8d-4c1e-9a2f-0d6b7e8c9f10",
 				"reply_to":          "5f1c2a7e-3b8d-4c1e-9a2f-0d6b7e8c9f10",
@@ -114,8 +116,14 @@ func BenchmarkInboundPipeline(b *testing.B) {
 	chat.OnChunk(func(ChunkEvent) { chunks.Add(1) })
 	// The user message whose reply streams in: registered as Send does, not
 	// written (nothing goes to the platform during the loop).
-	p := chat.newPending(ctx, "hello")
-	frames := benchChunkFrames(b, p.clientID)
+	newReply := func() [][]byte {
+		w, _, err := chat.register(ctx, "hello")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return benchChunkFrames(b, w.clientID, registry.NewClientMessageID())
+	}
+	frames := newReply()
 	c.mu.Lock()
 	conn := c.conn
 	c.mu.Unlock()
@@ -128,11 +136,12 @@ func BenchmarkInboundPipeline(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		if i == len(frames) {
-			// A new reply starts: the chunks of the previous one are let go,
-			// so that memory stays bounded however long the loop runs.
-			chat.mu.Lock()
-			p.chunks, p.size = nil, 0
-			chat.mu.Unlock()
+			// A new reply starts (the previous one is abandoned), so that
+			// memory stays bounded however long the loop runs.
+			b.StopTimer()
+			chat.failWaiting(errBenchNextReply)
+			frames = newReply()
+			b.StartTimer()
 			i = 0
 		}
 		benchReader(c, conn, websocket.TextMessage, frames[i])
@@ -169,7 +178,7 @@ type benchBaselineFrame struct {
 // BenchmarkInboundBaseline decodes the frames of BenchmarkInboundPipeline,
 // in the same order, with a bare json.Unmarshal into a plain struct.
 func BenchmarkInboundBaseline(b *testing.B) {
-	frames := benchChunkFrames(b, "0b7e5a9c-2d4f-4c8e-b1a3-7f6e5d4c3b2a")
+	frames := benchChunkFrames(b, "0b7e5a9c-2d4f-4c8e-b1a3-7f6e5d4c3b2a", "a1c4e0f2-9b7d-4e21-8f3a-6d5c2b1a0e9f")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frames[0])))
 	b.ResetTimer()
@@ -335,3 +344,6 @@ func BenchmarkRoundTripRawGorilla(b *testing.B) {
 	lat.report(b)
 	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 }
+
+// errBenchNextReply abandons a benchmark's reply to start the next one.
+var errBenchNextReply = errors.New("benchmark: next reply")

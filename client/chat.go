@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
 	"github.com/miptechnologies/miptech-go/registry"
@@ -32,7 +33,8 @@ type ChatOptions struct {
 // reports typing, and keeps a snapshot of the conversation (State). Events
 // reach a Chat only for its own chat id. A Chat is safe for concurrent use.
 type Chat struct {
-	c *Client
+	c   *Client
+	key registry.ChatKey // the chat's name in the client's ledger
 
 	mu          sync.Mutex
 	id          string
@@ -44,30 +46,22 @@ type Chat struct {
 	closed      bool
 	closeErr    error
 
-	pending   map[string]*pendingMsg // user messages by client id, until their outcome and late reply
-	order     []*pendingMsg          // user messages awaiting a reply, in send order
-	byServer  map[string]*pendingMsg // server ids (user and assistant) → pending message
-	finished  map[string]struct{}    // ids (client and server) of messages that left pending
-	finishedQ []string               // the ids of finished, oldest first, to bound it
-	current   *pendingMsg            // message whose reply is streaming
-	joinedOn  *wsConn                // the connection on which the platform confirmed the join
-	joinSig   chan struct{}          // closed and replaced when joinedOn changes
+	joinedOn  *wsConn       // the connection on which the platform confirmed the join
+	joinSig   chan struct{} // closed and replaced when joinedOn changes
 	messages  []MessageView
 	typingOn  bool
 	typingAt  time.Time // last typing_start sent
 	typingReq time.Time // last Typing call
 	typers    map[string]time.Time
 	errs      Errors
-	procSince time.Time
-	procID    string
-	recover   bool // a history recovery is under way
-	// awaiting holds the messages acknowledged on a lost connection whose
-	// replies a history recovery is looking for; the replies to messages
-	// sent after them are held back (pendingMsg.parked) until they have an
-	// outcome or the recovery ends, so that replies are delivered in send
-	// order.
-	awaiting map[*pendingMsg]struct{}
-	awaitGen int // counts the reconnects that added to awaiting
+	// stream and proc are the messages whose reply streams now and that the
+	// platform works on now, for State; the ledger decides their fate.
+	stream     *waiter
+	streamID   string
+	proc       *waiter
+	procID     string
+	procSince  time.Time
+	recovering bool // a history recovery runs
 
 	onStatus   map[int]func(MessageStatusEvent)
 	onTyping   map[int]func(TypingEvent)
@@ -81,9 +75,7 @@ type Chat struct {
 func newChat(c *Client) *Chat {
 	return &Chat{
 		c:          c,
-		pending:    map[string]*pendingMsg{},
-		byServer:   map[string]*pendingMsg{},
-		finished:   map[string]struct{}{},
+		key:        registry.ChatKey(c.chatSeq.Add(1)),
 		joinSig:    make(chan struct{}),
 		typers:     map[string]time.Time{},
 		onStatus:   map[int]func(MessageStatusEvent){},
@@ -312,15 +304,10 @@ func (ch *Chat) shutdown(err error) {
 // failWaiting fails every message of the chat still without an outcome with
 // err, and stops waiting for the late replies of those that timed out.
 func (ch *Chat) failWaiting(err error) {
-	ch.mu.Lock()
-	var outs []*pendingMsg
-	for _, p := range ch.pending {
-		outs = append(outs, p)
-	}
-	ch.mu.Unlock()
-	for _, p := range outs {
-		ch.messageFailed(p.clientID, err)
-	}
+	now := ch.c.clock.Now()
+	ch.c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		return l.FailChat(ch.key, err, now, out)
+	})
 }
 
 // markJoined records that the platform confirmed the chat's join on conn.
@@ -431,19 +418,6 @@ func (ch *Chat) adoptID(id string) bool {
 	return true
 }
 
-// ownsMessage reports whether the chat holds a message with this id.
-func (ch *Chat) ownsMessage(id string) bool {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if _, ok := ch.pending[id]; ok {
-		return true
-	}
-	if _, ok := ch.byServer[id]; ok {
-		return true
-	}
-	return ch.isFinishedLocked(id)
-}
-
 // maxLength returns the message length limit in characters.
 func (c *Client) maxLength() int {
 	if c.cfg.MaxMessageLength > 0 {
@@ -490,72 +464,137 @@ func (ch *Chat) Send(ctx context.Context, text string) (*Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ch.mu.Lock()
-	closed, left := ch.closed, ch.left
-	ch.mu.Unlock()
-	if closed || ch.c.isClosed() {
-		return nil, ErrClosed
-	}
-	if left {
-		return nil, errors.New("client: chat was left; call Join before sending")
+	if err := ch.usable(); err != nil {
+		return nil, err
 	}
 	if err := ch.waitRateLimit(ctx); err != nil {
 		return nil, err
 	}
 	ch.stopTypingBeforeSend()
-	p := ch.newPending(ctx, text)
-	if ch.c.cfg.SendMode == SendREST {
-		return ch.sendREST(ctx, p)
-	}
-	payload, err := ch.c.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
-		Message: text, ChatID: ch.ID(), TenantID: ch.c.cfg.TenantID, ClientMessageID: p.clientID, Stream: true,
-	})
+	w, it, err := ch.register(ctx, text)
 	if err != nil {
-		ch.forget(p)
 		return nil, err
 	}
-	p.payload = payload
-	it := ch.item(ctx, p)
-	if err := ch.c.send(it); err != nil {
-		ch.messageFailed(p.clientID, err)
+	if w.viaREST {
+		return ch.sendREST(ctx, w)
+	}
+	if err := ch.submit(ctx, w, it); err != nil {
 		return nil, err
 	}
-	return &Message{chat: ch, p: p}, nil
+	return &Message{chat: ch, w: w}, nil
 }
 
-// item builds the queue item of a pending message.
-func (ch *Chat) item(ctx context.Context, p *pendingMsg) queue.Item {
-	it := queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: p.payload,
-		Value: &outMsg{chat: ch, clientID: p.clientID, ctx: ctx}}
-	if dl, ok := ctx.Deadline(); ok {
+// usable returns why the chat cannot send now, or nil.
+func (ch *Chat) usable() error {
+	ch.mu.Lock()
+	closed, left := ch.closed, ch.left
+	ch.mu.Unlock()
+	switch {
+	case closed || ch.c.isClosed():
+		return ErrClosed
+	case left:
+		return ErrChatLeft
+	}
+	return nil
+}
+
+// register enters a new user message in the ledger and builds its frame.
+func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item, error) {
+	c := ch.c
+	id := registry.NewClientMessageID()
+	w := &waiter{chat: ch, clientID: id, wire: id, text: text, ctx: ctx, attempt: 1,
+		viaREST: c.cfg.SendMode == SendREST, doneCh: make(chan struct{}), notify: make(chan struct{})}
+	if !w.viaREST {
+		payload, err := c.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
+			Message: text, ChatID: ch.ID(), TenantID: c.cfg.TenantID, ClientMessageID: id, Stream: true,
+		})
+		if err != nil {
+			return nil, queue.Item{}, err
+		}
+		w.payload = payload
+	}
+	now := c.clock.Now()
+	ch.mu.Lock()
+	ch.addView(MessageView{ClientMessageID: id, ChatID: ch.id, Role: protocol.RoleUser, Text: text, Status: registry.StatusSending, Time: now})
+	ch.mu.Unlock()
+	c.lmu.Lock()
+	c.ledger.Add(ch.key, id, text, w, now)
+	c.lmu.Unlock()
+	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: id, Status: registry.StatusSending, Time: now}
+	ch.dispatch(func() {
+		for _, h := range handlers(c, ch.onStatus) {
+			h(se)
+		}
+	})
+	return w, ch.item(ctx, w), nil
+}
+
+// submit writes or queues a message's frame; a refusal fails the message.
+func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
+	if w.viaREST {
+		_, err := ch.sendREST(ctx, w)
+		return err
+	}
+	if err := ch.c.send(it); err != nil {
+		ch.c.failMessage(w, err)
+		return err
+	}
+	return nil
+}
+
+// item builds the queue item of a message's current attempt. Its deadline
+// is the sender's context's, which the queue enforces as ErrExpired and
+// failItem reports as the context's own error.
+func (ch *Chat) item(ctx context.Context, w *waiter) queue.Item {
+	it := queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+		Value: &outMsg{chat: ch, w: w, wire: w.wire, ctx: ctx}}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(ch.c.clock.Now().Add(ch.c.cfg.QueueTTL)) {
 		it.Deadline = dl
 	}
 	return it
 }
 
+// errNoChatID is the error of a REST call about a chat without an id.
+var errNoChatID = errors.New("client: the chat has no id yet (degraded); retry once it is joined")
+
 // sendREST posts the message over REST once the socket has joined the chat
 // (the platform sends the replies only to sockets joined to it); the reply
 // comes on the socket. A 2xx answer acknowledges the message.
-func (ch *Chat) sendREST(ctx context.Context, p *pendingMsg) (*Message, error) {
+func (ch *Chat) sendREST(ctx context.Context, w *waiter) (*Message, error) {
+	c := ch.c
 	if err := ch.waitJoined(ctx); err != nil {
-		ch.messageFailed(p.clientID, err)
+		c.failMessage(w, err)
 		return nil, err
 	}
 	id := ch.ID()
 	if id == "" {
-		err := errors.New("client: REST send mode needs a chat id; the chat is degraded, retry when it has one")
-		ch.messageFailed(p.clientID, err)
-		return nil, err
+		c.failMessage(w, errNoChatID)
+		return nil, errNoChatID
 	}
-	body := protocol.SendMessageRequest{Content: p.text, Role: protocol.RoleUser,
-		Metadata: map[string]any{"client_message_id": p.clientID}}
+	c.lmu.Lock()
+	wire := w.wire
+	c.lmu.Unlock()
+	body := protocol.SendMessageRequest{Content: w.text, Role: protocol.RoleUser,
+		Metadata: map[string]any{"client_message_id": wire}}
 	var answer json.RawMessage
-	if err := ch.c.rest.do(ctx, http.MethodPost, protocol.PathChatMessages(id), body, &answer, false); err != nil {
-		ch.messageFailed(p.clientID, err)
+	if err := c.rest.do(ctx, http.MethodPost, protocol.PathChatMessages(id), body, &answer, false); err != nil {
+		c.failMessage(w, err)
 		return nil, err
 	}
-	ch.delivered(p, postedID(answer))
-	return &Message{chat: ch, p: p}, nil
+	ev := normalize.Event{ClientMessageID: wire, MessageID: postedID(answer)}
+	ch.stepEvent(registry.InAck, ev, c.connSeqNow(), nil)
+	if ev.MessageID != "" {
+		// The reply may have come over the socket before the answer to
+		// the post: the view still learns the message's id.
+		ch.mu.Lock()
+		ch.updateView(w.clientID, func(v *MessageView) {
+			if v.ServerID == "" {
+				v.ServerID = ev.MessageID
+			}
+		})
+		ch.mu.Unlock()
+	}
+	return &Message{chat: ch, w: w}, nil
 }
 
 // postedID returns the platform's id of a posted message from the answer to
@@ -600,8 +639,12 @@ func (ch *Chat) waitRateLimit(ctx context.Context) error {
 }
 
 // Ask sends text and waits for the complete reply. Errors are those of Send
-// and Message.Wait.
+// and Message.Wait. Called on the callback goroutine it sends nothing and
+// returns ErrInCallback.
 func (ch *Chat) Ask(ctx context.Context, text string) (Reply, error) {
+	if ch.c.disp.onDispatcher() {
+		return Reply{}, ErrInCallback // before sending: the reply could not be waited for
+	}
 	m, err := ch.Send(ctx, text)
 	if err != nil {
 		return Reply{}, err
@@ -660,7 +703,7 @@ func (ch *Chat) stopTypingBeforeSend() {
 func (ch *Chat) History(ctx context.Context) ([]protocol.HistoryMessage, error) {
 	id := ch.ID()
 	if id == "" {
-		return nil, errors.New("client: the chat has no id yet (degraded); retry once it is joined")
+		return nil, errNoChatID
 	}
 	return ch.c.rest.History(ctx, id)
 }
@@ -689,59 +732,105 @@ func (ch *Chat) recordError(kind ErrorKind, err error) {
 	ch.c.emitError(kind, err, id)
 }
 
-// tick runs the chat's timers: reply timeouts, typing auto-stop, stale
-// typing users.
+// tick runs the chat's timers: merged chunks due, typing auto-stop, stale
+// typing users. The ledger has the reply timeouts.
 func (ch *Chat) tick(now time.Time) {
+	c := ch.c
+	if cw := c.cfg.ChunkCoalesce; cw > 0 {
+		c.lmu.Lock()
+		ch.mu.Lock()
+		w := ch.stream
+		ch.mu.Unlock()
+		if w != nil && w.mergedN > 0 && now.Sub(w.lastOut) >= cw {
+			c.flushMerged(w, now)
+		}
+		c.lmu.Unlock()
+	}
 	ch.mu.Lock()
-	var timedOut []*pendingMsg
-	for _, p := range ch.pending {
-		if p.done {
-			// Timed out, kept for a late reply: forgotten after
-			// lateReplyWindow, so that a client running for days does
-			// not keep every message the platform never answered.
-			if now.Sub(p.activity) >= ch.c.cfg.ResponseTimeout+lateReplyWindow {
-				ch.retireLocked(p)
-			}
-			continue
-		}
-		if p.parked != nil || p.status < registry.StatusSent || p.status > registry.StatusDelivered {
-			continue // a held-back reply has come: no timeout
-		}
-		if now.Sub(p.activity) >= ch.c.cfg.ResponseTimeout {
-			timedOut = append(timedOut, p)
-		}
-	}
-	type flush struct {
-		p    *pendingMsg
-		text string
-		n    int
-	}
-	var flushes []flush
-	if w := ch.c.cfg.ChunkCoalesce; w > 0 && ch.current != nil {
-		if p := ch.current; p.coalesceN > 0 && now.Sub(p.delivered) >= w {
-			flushes = append(flushes, flush{p, p.coalesce.String(), len(p.chunks) - 1})
-			p.coalesce.Reset()
-			p.coalesceN = 0
-			p.delivered = now
-		}
-	}
-	stopTyping := ch.typingOn && now.Sub(ch.typingReq) >= ch.c.cfg.TypingIdle
+	stopTyping := ch.typingOn && now.Sub(ch.typingReq) >= c.cfg.TypingIdle
 	if stopTyping {
 		ch.typingOn = false
 	}
 	for u, at := range ch.typers {
-		if now.Sub(at) > 2*ch.c.cfg.TypingIdle {
+		if now.Sub(at) > 2*c.cfg.TypingIdle {
 			delete(ch.typers, u)
 		}
 	}
 	ch.mu.Unlock()
-	for _, f := range flushes {
-		ch.emitChunk(f.p, f.p.assistantID, f.text, f.n, now)
-	}
-	for _, p := range timedOut {
-		ch.timeout(p)
-	}
 	if stopTyping {
 		_ = ch.sendTyping(protocol.TypeTypingStop)
 	}
+}
+
+// viewStatus keeps the chat's view of a user message's status.
+func (ch *Chat) viewStatus(clientID, serverID string, to registry.Status, err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.updateView(clientID, func(v *MessageView) {
+		v.Status = to
+		if serverID != "" {
+			v.ServerID = serverID
+		}
+		if err != nil {
+			v.Err = err
+		}
+	})
+}
+
+// processing records, for State, that the platform works on w, and reports
+// it. Called with c.lmu held.
+func (ch *Chat) processing(w *waiter, messageID string, now time.Time) {
+	ch.mu.Lock()
+	ch.proc, ch.procID, ch.procSince = w, messageID, now
+	if ch.procID == "" {
+		ch.procID = w.clientID
+	}
+	id := ch.id
+	ch.mu.Unlock()
+	pe := ProcessingEvent{ChatID: id, MessageID: messageID, ClientMessageID: w.clientID, Time: now}
+	ch.dispatch(func() {
+		for _, h := range handlers(ch.c, ch.onProc) {
+			h(pe)
+		}
+	})
+}
+
+// streaming records, for State, that w's reply streams now. Called with
+// c.lmu held.
+func (ch *Chat) streaming(w *waiter, messageID string, now time.Time) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.stream = w
+	if messageID != "" {
+		ch.streamID = messageID
+	}
+}
+
+// replyDone records w's outcome in the chat's view: its reply (r.Text set
+// by a complete reply) joins the messages; w is no longer streamed or
+// processed. Called with c.lmu held.
+func (ch *Chat) replyDone(w *waiter, r Reply, now time.Time) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.stream == w {
+		ch.stream, ch.streamID = nil, ""
+	}
+	if ch.proc == w {
+		ch.proc, ch.procID, ch.procSince = nil, "", time.Time{}
+	}
+	if !now.IsZero() {
+		ch.addView(MessageView{ID: r.MessageID, ChatID: ch.id, Role: protocol.RoleAssistant, Text: r.Text,
+			Status: registry.StatusComplete, Time: now, Late: r.Late})
+	}
+}
+
+// dispatch enqueues a chat callback on the client's dispatcher.
+func (ch *Chat) dispatch(f func()) { ch.c.disp.enqueue(f) }
+
+// parseTime reads an RFC 3339 time, or returns def.
+func parseTime(s string, def time.Time) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t
+	}
+	return def
 }

@@ -29,7 +29,6 @@ type Client struct {
 	log   *slog.Logger
 	clock clock.Clock
 	rest  *REST
-	reg   *registry.Registry
 	dedup *registry.Dedup
 	q     *queue.Queue
 	disp  *dispatcher
@@ -38,6 +37,14 @@ type Client struct {
 	ctx    context.Context // lifetime; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // supervisor, housekeeping, connection goroutines
+
+	// lmu guards the ledger, which decides every message's fate, and the
+	// waiters it feeds. Lock order: lmu, then a Chat's mu, then mu.
+	lmu     sync.Mutex
+	ledger  *registry.Ledger
+	scratch []registry.Decision
+	chatSeq atomic.Uint64 // numbers the chats (their ledger keys)
+	connSeq atomic.Uint64 // numbers the connections, from 1
 
 	mu          sync.Mutex
 	state       State
@@ -144,7 +151,13 @@ func New(cfg Config) (*Client, error) {
 		onOrphan:  map[int]func(registry.Message){},
 	}
 	c.rest = newREST(cfg)
-	c.reg = registry.New(registry.Config{Now: c.clock.Now, OrphanAge: cfg.OrphanAge})
+	c.ledger = registry.NewLedger(registry.LedgerConfig{
+		ResponseTimeout: cfg.ResponseTimeout,
+		LateWindow:      lateReplyWindow,
+		MaxReplyBytes:   cfg.MaxReplyBytes,
+		OrphanAge:       cfg.OrphanAge,
+		MaxRetries:      cfg.MessageRetries,
+	})
 	c.dedup = registry.NewDedup(cfg.DedupSize, cfg.DedupWindow, c.clock.Now)
 	c.q = queue.New(queue.Config{Capacity: cfg.QueueSize, Policy: cfg.QueuePolicy, TTL: cfg.QueueTTL, Now: c.clock.Now})
 	c.disp = newDispatcher(cfg.DispatchBuffer, c.log)
@@ -508,15 +521,7 @@ func (c *Client) housekeeping(t clock.Ticker) {
 		for _, ch := range c.chatList() {
 			ch.tick(now)
 		}
-		for _, m := range c.reg.Orphans() {
-			m := m
-			c.log.Warn("miptech: message never acknowledged", "client_message_id", m.ClientID, "chat_id", m.ChatID)
-			c.disp.enqueue(func() {
-				for _, h := range handlers(c, c.onOrphan) {
-					h(m)
-				}
-			})
-		}
+		c.tickLedger(now)
 	}
 }
 
@@ -526,25 +531,42 @@ func (c *Client) chatList() []*Chat {
 	return append([]*Chat(nil), c.chats...)
 }
 
-// outMsg is the Item.Value of a queued or in-flight frame: who to tell.
+// outMsg is the Item.Value of a queued or in-flight chat message: whose
+// attempt it is.
 type outMsg struct {
-	chat     *Chat
-	clientID string // client_message_id, for chat messages
-	ctx      context.Context
+	chat *Chat
+	w    *waiter
+	wire string // the attempt's client_message_id
+	ctx  context.Context
 }
 
-// failItem tells the sender of an item that it will not be sent.
+// failItem tells the sender of an item that it will not be sent. An item
+// that expired at its sender's context deadline fails with the context's
+// error (context.DeadlineExceeded), whichever of the queue and the context
+// saw the deadline first; ErrExpired is only for Config.QueueTTL.
 func (c *Client) failItem(it queue.Item, err error) {
 	om, ok := it.Value.(*outMsg)
-	if !ok || om.chat == nil {
+	if !ok || om.w == nil || it.Type != protocol.TypeChatMessage {
 		return
 	}
-	if om.ctx != nil && om.ctx.Err() != nil && errors.Is(err, ErrExpired) {
-		err = om.ctx.Err()
+	if om.ctx != nil && errors.Is(err, ErrExpired) {
+		if cerr := om.ctx.Err(); cerr != nil {
+			err = cerr
+		} else if dl, ok := om.ctx.Deadline(); ok && !it.Deadline.IsZero() && !it.Deadline.Before(dl) {
+			err = context.DeadlineExceeded
+		}
 	}
-	if it.Type == protocol.TypeChatMessage {
-		om.chat.messageFailed(om.clientID, err)
+	c.failWire(om, err)
+}
+
+// connSeqNow returns the number of the current connection.
+func (c *Client) connSeqNow() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		return c.conn.seq
 	}
+	return c.connSeq.Load()
 }
 
 // send writes a queueable frame directly when ready, else queues it. It

@@ -145,6 +145,14 @@ type Config struct {
 	// ResponseTimeout fails a message with no response_complete this long
 	// after it was sent or after its last chunk. Zero means 30 s.
 	ResponseTimeout time.Duration
+	// MessageRetries is how many times a message the platform failed with a
+	// retryable error (an error frame with "retryable": true) is sent again
+	// on its own, after the error's retry_after (else 1 s), before its
+	// sender gets the error. Each attempt goes out under a new
+	// client_message_id, so a late reply to a failed attempt is never taken
+	// for the retry's. Zero (the default) means none; Message.Retry retries
+	// by hand.
+	MessageRetries int
 	// TypingThrottle is the least time between two typing_start frames.
 	// Zero means 2 s.
 	TypingThrottle time.Duration

@@ -15,6 +15,7 @@ import (
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
+	"github.com/miptechnologies/miptech-go/registry"
 )
 
 // writeTimeout bounds one socket write.
@@ -32,7 +33,8 @@ var writeBufferPool = &sync.Pool{}
 // failed attempt) before it dials again, so the frames of two connections
 // never interleave.
 type wsConn struct {
-	ws *websocket.Conn
+	ws  *websocket.Conn
+	seq uint64 // the connection's number, from 1
 
 	mu       sync.Mutex
 	pending  []outItem
@@ -163,6 +165,13 @@ func (c *Client) supervise() {
 			for _, r := range expired {
 				c.failItem(r.Item, r.Err)
 			}
+			// Every message still without an outcome fails now with the
+			// connection's cause: none waits out its reply timeout for a
+			// connection that will not come back.
+			now := c.clock.Now()
+			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+				return l.FailAll(fe, now, out)
+			})
 			return
 		}
 		retries++
@@ -212,6 +221,7 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 		if !ok {
 			conn.shutdown()
 			conn.wg.Wait()
+			c.connectionLost(conn)
 			c.requeue(conn)
 			c.detach(conn)
 		}
@@ -233,15 +243,6 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 	// 4. Join every chat, wait for the acknowledgements, then flush.
 	if err := c.joinAll(ctx, conn); err != nil {
 		return nil, err
-	}
-	if reconnect {
-		// One look per chat, all within one JoinTimeout: ready is not
-		// held up by a slow history endpoint.
-		rctx, cancel := context.WithTimeout(ctx, c.cfg.JoinTimeout)
-		for _, ch := range c.chatList() {
-			ch.recoverBeforeFlush(rctx)
-		}
-		cancel()
 	}
 	if err := c.flushAndReady(conn, reconnect); err != nil {
 		return nil, err
@@ -336,6 +337,7 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 	ping := c.clock.NewTicker(c.cfg.PingInterval)
 	conn := &wsConn{
 		ws:    ws,
+		seq:   c.connSeq.Add(1),
 		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		lost:  make(chan error, 1),
@@ -423,7 +425,7 @@ func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
 func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 	var resend []queue.Item
 	for _, ch := range c.chatList() {
-		resend = append(resend, ch.unacknowledged()...)
+		resend = append(resend, ch.resends()...)
 	}
 	if len(resend) > 0 {
 		c.q.PutBack(resend)
@@ -465,7 +467,7 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 		}
 	}
 	for _, ch := range c.chatList() {
-		ch.afterReady()
+		ch.recoverReplies()
 	}
 	return nil
 }
@@ -502,6 +504,7 @@ func (c *Client) serve(conn *wsConn) error {
 		conn.closeNormal() // Close may not have seen this connection yet
 	}
 	conn.wg.Wait()
+	c.connectionLost(conn)
 	c.requeue(conn)
 	c.detach(conn)
 	return err
@@ -536,7 +539,7 @@ func (c *Client) read(conn *wsConn) {
 		if !c.disp.waitRoom(conn.stop) {
 			return // the connection or the client is shutting down
 		}
-		if ev.Key != "" && c.dedup.Seen(ev.Key) {
+		if ev.Key != "" && !perConnection(ev.Type) && c.dedup.Seen(ev.Key) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 			continue
 		}
@@ -613,10 +616,8 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			c.stats.framesOut.Add(1)
 			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
 			c.log.Debug("miptech: frame out", "type", it.item.Type)
-			if it.item.Type == protocol.TypeChatMessage {
-				if om, ok := it.item.Value.(*outMsg); ok && om.chat != nil {
-					om.chat.messageWritten(om.clientID)
-				}
+			if om, ok := it.item.Value.(*outMsg); ok && om.w != nil {
+				c.written(om, conn.seq)
 			}
 		}
 	}
@@ -635,7 +636,32 @@ func (c *Client) stale(it queue.Item) bool {
 		c.failItem(it, om.ctx.Err())
 		return true
 	}
-	return om.chat != nil && it.Type == protocol.TypeChatMessage && om.chat.settled(om.clientID)
+	if om.w == nil {
+		return false
+	}
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	return c.ledger.Settled(om.wire)
+}
+
+// written records that a message's attempt reached the socket.
+func (c *Client) written(om *outMsg, conn uint64) {
+	now := c.clock.Now()
+	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		return l.Written(om.wire, conn, now, out)
+	})
+}
+
+// perConnection reports whether frames of type t belong to one connection:
+// they are never deduplicated against another connection's frames (two
+// connections' identical chat_joined in the same millisecond are two acks).
+func perConnection(t string) bool {
+	switch t {
+	case protocol.TypeConnectionEstablished, protocol.TypeInitializationProgress, protocol.TypeConnectionReady,
+		protocol.TypeChatJoined, protocol.TypeChatLeft, protocol.TypeChatCreated, protocol.TypePing, protocol.TypePong:
+		return true
+	}
+	return false
 }
 
 // handleInbound acts on one deduplicated event: connection lifecycle frames
@@ -703,12 +729,9 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		// A degraded chat also learns its id from the acknowledgement of
 		// one of its messages.
 		if ev.ChatID != "" && ev.ClientMessageID != "" && c.chatByID(ev.ChatID) == nil {
-			for _, ch := range c.chatList() {
-				if ch.ID() == "" && ch.ownsMessage(ev.ClientMessageID) {
-					ch.adoptID(ev.ChatID)
-					conn.ackJoin("")
-					break
-				}
+			if ch := c.ownerChat(ev.ClientMessageID); ch != nil && ch.ID() == "" {
+				ch.adoptID(ev.ChatID)
+				conn.ackJoin("")
 			}
 		}
 	}
@@ -724,7 +747,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		}
 		return
 	}
-	ch.handleEvent(ev)
+	ch.handleEvent(conn, ev)
 }
 
 // isChatEvent reports whether events of type t belong to a chat.
@@ -746,24 +769,34 @@ func (c *Client) route(ev normalize.Event) *Chat {
 		return c.chatByID(ev.ChatID)
 	}
 	for _, id := range []string{ev.ClientMessageID, ev.MessageID} {
-		if id == "" {
-			continue
-		}
-		if m, ok := c.reg.Get(id); ok && m.ChatID != "" {
-			if ch := c.chatByID(m.ChatID); ch != nil {
-				return ch
-			}
-		}
-		for _, ch := range c.chatList() {
-			if ch.ownsMessage(id) {
-				return ch
-			}
+		if ch := c.ownerChat(id); ch != nil {
+			return ch
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.chats) == 1 {
 		return c.chats[0]
+	}
+	return nil
+}
+
+// ownerChat returns the open chat of the message the ledger knows by id, or
+// nil.
+func (c *Client) ownerChat(id string) *Chat {
+	if id == "" {
+		return nil
+	}
+	c.lmu.Lock()
+	key, ok := c.ledger.Owner(id)
+	c.lmu.Unlock()
+	if !ok {
+		return nil
+	}
+	for _, ch := range c.chatList() {
+		if ch.key == key {
+			return ch
+		}
 	}
 	return nil
 }
@@ -823,7 +856,8 @@ func eventError(ev normalize.Event) error {
 		}
 		return &RateLimitError{RetryAfter: d}
 	}
-	pe := &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID, RetryAfter: ev.RetryAfter}
+	pe := &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID,
+		RetryAfter: ev.RetryAfter, Retryable: ev.Retryable}
 	if ev.RetryAfter > 0 {
 		return &RateLimitError{RetryAfter: ev.RetryAfter, Err: pe}
 	}

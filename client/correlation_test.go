@@ -171,7 +171,7 @@ func TestResend_MessagePutBackByTheWriterIsNotQueuedAgainOnReconnect(t *testing.
 	// A connection that became ready took the re-send out of the queue and
 	// handed it to its writer, then dropped before the writer wrote it: the
 	// writer put it back. This is what those steps leave in the queue.
-	c.q.PutBack(chat.unacknowledged())
+	c.q.PutBack(chat.resends())
 	srv.WithholdReady(false)
 
 	r, err := m.Wait(ctx)
@@ -223,20 +223,20 @@ func TestChat_TimedOutMessageIsForgottenAfterTheLateReplyWindow(t *testing.T) {
 	_, err = m.Wait(ctx)
 	require.ErrorIs(t, err, ErrResponseTimeout)
 
-	chat.tick(clk.Now())
-	chat.mu.Lock()
-	_, kept := chat.pending[m.ID()]
-	chat.mu.Unlock()
+	c.tickLedger(clk.Now())
+	c.lmu.Lock()
+	_, kept := c.ledger.Get(m.ID())
+	c.lmu.Unlock()
 	require.True(t, kept, "kept for a late reply within the window")
 
 	clk.Advance(lateReplyWindow)
-	chat.tick(clk.Now())
-	chat.mu.Lock()
-	_, kept = chat.pending[m.ID()]
-	order := len(chat.order)
-	chat.mu.Unlock()
+	c.tickLedger(clk.Now())
+	c.lmu.Lock()
+	_, kept = c.ledger.Get(m.ID())
+	held := c.ledger.Len()
+	c.lmu.Unlock()
 	assert.False(t, kept, "forgotten once the window has passed")
-	assert.Zero(t, order)
+	assert.Zero(t, held)
 
 	before := c.Stats().DuplicatesDropped
 	srv.Inject(chat.ID(), map[string]any{"type": protocol.TypeResponseComplete, "data": map[string]any{
@@ -264,7 +264,12 @@ func heldBehindRecovery(t *testing.T, ctx context.Context, srv *platformtest.Ser
 	first, err := chat.Send(ctx, "first")
 	require.NoError(t, err)
 	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
-	chat.recoverBeforeFlush(ctx) // the reply is not in the history yet
+	// As when the connection that acknowledged it is lost: its reply is
+	// sought in the history, where it is not yet.
+	c := chat.c
+	c.lmu.Lock()
+	c.ledger.ConnectionLost(c.connSeqNow() + 1000)
+	c.lmu.Unlock()
 
 	second, err = chat.Send(ctx, "second")
 	require.NoError(t, err)
@@ -289,9 +294,12 @@ func TestRecovery_ALaterLiveReplyWaitsForTheRecoveredOneBeforeIt(t *testing.T) {
 	first, second := heldBehindRecovery(t, ctx, srv, chat)
 
 	// The history recovery finds the reply to first.
-	chat.applyHistory([]protocol.HistoryMessage{
+	items := historyItems([]protocol.HistoryMessage{
 		{ID: "u1", Role: protocol.RoleUser, Content: "first"},
 		{ID: "a1", Role: protocol.RoleAssistant, Content: "found in the history"},
+	})
+	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		return l.Recover(chat.key, items, c.clock.Now(), out)
 	})
 	assert.Equal(t, []string{first.ID(), second.ID()}, completes.until(t, ctx, second.ID()),
 		"replies delivered in send order")
@@ -318,7 +326,7 @@ func TestRecovery_HeldBackReplyIsReleasedWhenTheEarlierMessageFails(t *testing.T
 	// first never comes back: it times out, and second's reply, already
 	// here, is delivered instead of timing out too.
 	clk.Advance(DefaultResponseTimeout + time.Second)
-	chat.tick(clk.Now())
+	c.tickLedger(clk.Now())
 	_, err = first.Wait(ctx)
 	require.ErrorIs(t, err, ErrResponseTimeout)
 	r, err := second.Wait(ctx)

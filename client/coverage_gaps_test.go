@@ -62,8 +62,10 @@ func TestChat_StreamYieldsTheExactTextForEveryReplyShape(t *testing.T) {
 			assert.Equal(t, want, final.Text, "the final text")
 			assert.Equal(t, chat.ID(), final.ChatID)
 			if tt.shape == platformtest.ShapeChatResponse {
-				assert.Empty(t, chunks, "a non-streaming reply has no chunks")
-				assert.Zero(t, final.Chunks)
+				// A reply that came whole is one piece: the stream's texts
+				// still add up to the reply.
+				assert.Equal(t, []string{want}, chunks, "a non-streaming reply is delivered as one piece")
+				assert.Zero(t, final.Chunks, "no chunk came over the wire")
 				return
 			}
 			assert.Equal(t, platformtest.SplitChunks(want, platformtest.DefaultChunks), chunks, "every chunk, in order, as sent")

@@ -41,6 +41,18 @@ var (
 	// without a reply when Chat.Leave is called: the platform no longer
 	// delivers the chat's events to this client.
 	ErrChatLeft = errors.New("client: chat left before the reply came; call Chat.Join and send again")
+	// ErrReplyLost is returned for a message the platform acknowledged on a
+	// connection that was then lost, when its reply cannot be recovered:
+	// the platform has no history endpoint, or the chat has no id.
+	ErrReplyLost = errors.New("client: the connection was lost while the platform answered and the reply cannot be recovered from the history; send the message again (Message.Retry)")
+	// ErrInCallback is returned by Message.Wait, Message.Chunks, Chat.Ask and
+	// Chat.Stream called on the callback goroutine for a reply not yet
+	// complete: no event is delivered while a callback blocks. Use Send and
+	// OnComplete there, or wait on another goroutine.
+	ErrInCallback = errors.New("client: cannot wait for a reply inside a callback; use Send with OnComplete, or wait on another goroutine")
+	// ErrNotFailed is returned by Message.Retry for a message that has no
+	// failed outcome: it was answered, or still waits for its reply.
+	ErrNotFailed = errors.New("client: the message has not failed; only a failed message can be retried")
 )
 
 // ConnectError reports why a connection attempt failed or a connection was
@@ -133,6 +145,9 @@ type PlatformError struct {
 	MessageID string
 	// RetryAfter is the wait the platform asked for, if any.
 	RetryAfter time.Duration
+	// Retryable is true when the platform said the same message may
+	// succeed if sent again (Message.Retry, Config.MessageRetries).
+	Retryable bool
 }
 
 // Error describes the platform error.

@@ -52,15 +52,22 @@ type ResponseStartEvent struct {
 }
 
 // ChunkEvent is one chunk of a streamed reply (merged chunks when
-// Config.ChunkCoalesce is set).
+// Config.ChunkCoalesce is set). A message's ChunkEvents follow the rule of
+// Chunk: their texts add up to the reply's text, starting again at every
+// event with Replace set.
 type ChunkEvent struct {
 	ChatID          string
 	MessageID       string
 	ClientMessageID string
-	Text            string
+	// Text is the chunk, or with Replace the whole reply text so far.
+	Text string
 	// Index is the index of the last chunk included.
 	Index int
-	Time  time.Time
+	// Offset is the byte offset of Text in the reply's text.
+	Offset int
+	// Replace is true when Text replaces everything delivered before it.
+	Replace bool
+	Time    time.Time
 }
 
 // CompleteEvent reports a complete reply (Reply.Late for one that came after
@@ -175,6 +182,8 @@ type ChatState struct {
 func (ch *Chat) State() ChatState {
 	conn := ch.c.State()
 	connErr := ch.c.lastConnectionError()
+	ch.c.lmu.Lock()
+	defer ch.c.lmu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	s := ChatState{
@@ -192,9 +201,15 @@ func (ch *Chat) State() ChatState {
 		s.TypingUsers = append(s.TypingUsers, u)
 	}
 	slices.Sort(s.TypingUsers)
-	if p := ch.current; p != nil {
-		id := p.assistantID
-		s.Stream = StreamState{Active: true, MessageID: id, Chunks: len(p.chunks), Text: strings.Join(p.chunks, "")}
+	if w := ch.stream; w != nil {
+		var b strings.Builder
+		for _, p := range w.pieces {
+			if p.Replace {
+				b.Reset()
+			}
+			b.WriteString(p.Text)
+		}
+		s.Stream = StreamState{Active: true, MessageID: ch.streamID, Chunks: len(w.pieces), Text: b.String()}
 	}
 	return s
 }

@@ -68,6 +68,10 @@ type Event struct {
 	// Success is data.success when the frame carries a boolean there, else
 	// nil.
 	Success *bool
+	// Retryable is the retryable flag of an error frame (data.retryable or
+	// the top level): the platform says the same message may succeed if
+	// sent again.
+	Retryable bool
 	// Sequence is the chunk's position: chunk_index or sequence_number. It is
 	// meaningful only when HasSequence is true.
 	Sequence int64

@@ -251,6 +251,7 @@ type fields struct {
 	Role     flex // role
 	Phase    flex // phase
 	Success  flex // success
+	Retry    flex // retryable
 	Content  flex // content
 	Chunk    flex // chunk
 	Text     flex // text
@@ -355,6 +356,8 @@ func (f *fields) set(name []byte, v flex) {
 		f.Phase = v
 	case "success":
 		f.Success = v
+	case "retryable":
+		f.Retry = v
 	case "content":
 		f.Content = v
 	case "chunk":

@@ -104,6 +104,9 @@ func Normalize(raw []byte, now time.Time) (Event, error) {
 	if b, ok := firstBool(d.Success, t.Success); ok {
 		ev.Success = &b
 	}
+	if b, ok := firstBool(d.Retry, t.Retry); ok {
+		ev.Retryable = b
+	}
 	ev.Sequence, ev.HasSequence = firstInt(d.ChunkIndex, d.SequenceNumber, t.ChunkIndex, t.SequenceNumber)
 	ev.ConnectedAt, _ = firstTime(d.ConnectedAt, t.ConnectedAt)
 	if f, ok := firstFloat(d.ReadyDuration, t.ReadyDuration); ok {

@@ -83,24 +83,31 @@ func BenchmarkDedupSeen(b *testing.B) {
 	})
 }
 
-// BenchmarkRegisterTransition measures the life of one user message:
-// Register (with a generated UUID), then sent, delivered and answered, with
-// the default Retain pruning the oldest terminal messages.
-func BenchmarkRegisterTransition(b *testing.B) {
-	r := New(Config{})
-	b.ReportAllocs()
-	for b.Loop() {
-		m, err := r.Register(Message{ChatID: "chat-1", Text: "hello"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, s := range [...]Status{StatusSent, StatusDelivered, StatusAnswered} {
-			if _, _, err := r.Transition(m.ClientID, s, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
+// BenchmarkLedgerExchange measures the ledger's part of one exchange: a
+// message added, written, acknowledged, three chunks and the complete reply,
+// with the decisions appended to a reused slice.
+func BenchmarkLedgerExchange(b *testing.B) {
+	l := NewLedger(LedgerConfig{})
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var out []Decision
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = "m-" + strconv.Itoa(i)
 	}
-	if r.Len() > DefaultRetain {
-		b.Fatalf("registry holds %d messages, more than Retain", r.Len())
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := ids[i%len(ids)] + "-" + strconv.Itoa(i)
+		i++
+		l.Add(1, id, "hello", nil, now)
+		out = l.Written(id, 1, now, out[:0])
+		out = l.Step(Input{Kind: InAck, Chat: 1, ClientID: id, Conn: 1}, now, out[:0])
+		for range 3 {
+			out = l.Step(Input{Kind: InChunk, Chat: 1, ClientID: id, Text: "word ", Conn: 1}, now, out[:0])
+		}
+		out = l.Step(Input{Kind: InComplete, Chat: 1, ClientID: id, Conn: 1}, now, out[:0])
+	}
+	if l.Len() != 0 {
+		b.Fatalf("ledger holds %d messages after their replies", l.Len())
 	}
 }

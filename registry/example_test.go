@@ -1,41 +1,50 @@
 package registry_test
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/miptechnologies/miptech-go/registry"
 )
 
-// The life of one exchange as the client records it: the user message is
-// registered, written, acknowledged under the platform's id and answered; a
-// replayed acknowledgement cannot move it back.
+// The life of one exchange as the client records it: the ledger is told
+// what happened and answers with what to do. A replayed reply is known for
+// a duplicate.
 func Example() {
-	clock := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	reg := registry.New(registry.Config{Now: func() time.Time { return clock }})
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := registry.NewLedger(registry.LedgerConfig{})
+	const chat registry.ChatKey = 1
+	l.Add(chat, "7b0c3c1e-5a8e-4e0b-9d4f-2f6f4c1b8a10", "hello", nil, now)
 
-	m, _ := reg.Register(registry.Message{ClientID: "7b0c3c1e-5a8e-4e0b-9d4f-2f6f4c1b8a10", ChatID: "chat-1", Text: "hello"})
-	_, _, _ = reg.Transition(m.ClientID, registry.StatusSent, nil)
-
+	var out []registry.Decision
+	out = l.Written("7b0c3c1e-5a8e-4e0b-9d4f-2f6f4c1b8a10", 1, now, out)
 	// message_received names the platform's id for the message.
-	_ = reg.MapServerID(m.ClientID, "msg-42")
-	_, _, _ = reg.Transition("msg-42", registry.StatusDelivered, nil)
-
-	// The reply arrives without an id: it answers the oldest delivered one.
-	oldest, _ := reg.OldestPending("chat-1", registry.StatusDelivered)
-	got, changed, _ := reg.Transition(oldest.ClientID, registry.StatusAnswered, nil)
-	fmt.Println(got.ServerID, got.Status, changed)
-
-	_, _, err := reg.Transition("msg-42", registry.StatusDelivered, nil)
-	fmt.Println(errors.Is(err, registry.ErrIllegalTransition))
-	fmt.Println(err)
-	fmt.Println(len(reg.Pending("chat-1")))
+	out = l.Step(registry.Input{Kind: registry.InAck, Chat: chat, ClientID: "7b0c3c1e-5a8e-4e0b-9d4f-2f6f4c1b8a10", MessageID: "msg-42", Conn: 1}, now, out)
+	// The reply names only the platform's id.
+	out = l.Step(registry.Input{Kind: registry.InChunk, Chat: chat, MessageID: "msg-42", Text: "Hi", Conn: 1}, now, out)
+	out = l.Step(registry.Input{Kind: registry.InComplete, Chat: chat, MessageID: "msg-42", Conn: 1}, now, out)
+	out = l.Step(registry.Input{Kind: registry.InComplete, Chat: chat, MessageID: "msg-42", Conn: 1}, now, out)
+	for _, d := range out {
+		switch d.Kind {
+		case registry.DecideStatus:
+			fmt.Println(d.Kind, d.From, "→", d.To)
+		case registry.DecideChunk:
+			fmt.Println(d.Kind, d.Piece.Index, d.Piece.Text)
+		case registry.DecideComplete:
+			fmt.Println(d.Kind, d.Text)
+		default:
+			fmt.Println(d.Kind)
+		}
+	}
+	fmt.Println(l.Len())
 
 	// Output:
-	// msg-42 answered true
-	// true
-	// registry: message msg-42 cannot go from answered to delivered
+	// status sending → sent
+	// status sent → delivered
+	// chunk 0 Hi
+	// status delivered → answered
+	// complete Hi
+	// duplicate
 	// 0
 }
 

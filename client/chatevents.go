@@ -1,0 +1,100 @@
+package client
+
+import (
+	"encoding/json"
+
+	"github.com/miptechnologies/miptech-go/normalize"
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/queue"
+	"github.com/miptechnologies/miptech-go/registry"
+)
+
+// handleEvent applies one routed event to the chat: events about messages go
+// to the ledger, which decides; typing is the chat's own.
+func (ch *Chat) handleEvent(conn *wsConn, ev normalize.Event) {
+	ch.mu.Lock()
+	left := ch.left
+	ch.mu.Unlock()
+	if left {
+		ch.c.stats.isolationDrops.Add(1)
+		return
+	}
+	switch ev.Type {
+	case protocol.TypeMessageReceived:
+		ch.stepEvent(registry.InAck, ev, conn.seq, nil)
+	case protocol.TypeProcessing:
+		ch.stepEvent(registry.InProcessing, ev, conn.seq, nil)
+	case protocol.TypeResponseStart:
+		ch.stepEvent(registry.InStart, ev, conn.seq, nil)
+	case protocol.TypeResponseChunk:
+		ch.stepEvent(registry.InChunk, ev, conn.seq, nil)
+	case protocol.TypeResponseComplete, protocol.TypeChatResponse:
+		ch.stepEvent(registry.InComplete, ev, conn.seq, nil)
+	case protocol.TypeError, protocol.TypeRateLimitExceeded:
+		// Recorded first, so that State shows the error by the time the
+		// waiter wakes. A frame that names no message fails none.
+		err := eventError(ev)
+		kind := errorKindOf(ev)
+		ch.recordError(kind, err)
+		if ev.ClientMessageID != "" || ev.MessageID != "" {
+			ch.stepEvent(registry.InError, ev, conn.seq, err)
+		}
+	case protocol.TypeTypingStart, protocol.TypeTypingStop, protocol.TypeTypingIndicator:
+		ch.typing(ev)
+	}
+}
+
+// typing records another participant's typing state and reports it.
+func (ch *Chat) typing(ev normalize.Event) {
+	typing := ev.Type != protocol.TypeTypingStop
+	if ev.Type == protocol.TypeTypingIndicator {
+		var d struct {
+			IsTyping *bool `json:"is_typing"`
+			Typing   *bool `json:"typing"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		if d.IsTyping != nil {
+			typing = *d.IsTyping
+		} else if d.Typing != nil {
+			typing = *d.Typing
+		}
+	}
+	user := ev.UserID
+	if user == "" {
+		user = ev.ClientID
+	}
+	ch.mu.Lock()
+	if typing {
+		ch.typers[user] = ch.c.clock.Now()
+	} else {
+		delete(ch.typers, user)
+	}
+	ch.mu.Unlock()
+	te := TypingEvent{ChatID: ch.ID(), UserID: user, Typing: typing, Time: ev.Time}
+	ch.dispatch(func() {
+		for _, h := range handlers(ch.c, ch.onTyping) {
+			h(te)
+		}
+	})
+}
+
+// resends returns the frames of the chat's messages that a lost connection
+// took unacknowledged, in send order, to be sent again with the same
+// client_message_id after the rejoin (a second reply to one is a
+// duplicate). No context: the sender's context governed the first write.
+func (ch *Chat) resends() []queue.Item {
+	c := ch.c
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	var out []queue.Item
+	for _, info := range c.ledger.Resends(ch.key) {
+		w, ok := info.Tag.(*waiter)
+		if !ok || w.viaREST || w.payload == nil {
+			c.ledger.Unhand(info.Wire)
+			continue
+		}
+		out = append(out, queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+			Value: &outMsg{chat: ch, w: w, wire: w.wire}})
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/registry"
+)
+
+// Recovery of the replies a lost connection took with it (SPEC §7): the
+// platform replays nothing, so the reply to a message it acknowledged on the
+// lost connection is looked for in the chat's history. The ledger decides
+// which history entry answers which message (registry.Ledger.Recover) and
+// holds the chat's later replies until each such message has an outcome;
+// this file only fetches the history until the ledger awaits nothing.
+
+// recoveryMaxWait caps the wait between two looks at the history.
+const recoveryMaxWait = 5 * time.Second
+
+// recoverReplies starts the chat's recovery unless one runs or nothing is
+// awaited. Called after every reconnect.
+func (ch *Chat) recoverReplies() {
+	c := ch.c
+	c.lmu.Lock()
+	need := c.ledger.Awaiting(ch.key)
+	c.lmu.Unlock()
+	if !need {
+		return
+	}
+	ch.mu.Lock()
+	if ch.recovering {
+		ch.mu.Unlock()
+		return
+	}
+	ch.recovering = true
+	ch.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			ch.mu.Lock()
+			ch.recovering = false
+			ch.mu.Unlock()
+		}()
+		ch.recoverLoop()
+	}()
+}
+
+// recoverLoop looks at the history, with growing waits between looks,
+// until the ledger awaits no reply of the chat (found, timed out, or given
+// up), or the client closes. A platform without a history endpoint (404)
+// or a chat without an id ends it at once: the awaited messages fail with
+// ErrReplyLost.
+func (ch *Chat) recoverLoop() {
+	c := ch.c
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(250*time.Millisecond),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.2),
+		backoff.WithMaxInterval(recoveryMaxWait),
+		backoff.WithMaxElapsedTime(0),
+	)
+	b.Clock = c.clock
+	for {
+		c.lmu.Lock()
+		need := c.ledger.Awaiting(ch.key)
+		c.lmu.Unlock()
+		if !need || c.ctx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RESTTimeout)
+		hist, err := ch.History(ctx)
+		cancel()
+		now := c.clock.Now()
+		switch {
+		case err == nil:
+			items := historyItems(hist)
+			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+				return l.Recover(ch.key, items, now, out)
+			})
+		case unrecoverable(err):
+			c.log.Warn("miptech: replies lost with the connection cannot be recovered", "chat_id", ch.ID(), "err", err)
+			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+				return l.GiveUp(ch.key, ErrReplyLost, now, out)
+			})
+			return
+		default:
+			c.log.Warn("miptech: history recovery failed; trying again", "chat_id", ch.ID(), "err", err)
+		}
+		t := c.clock.NewTimer(b.NextBackOff())
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// unrecoverable reports whether a history failure will not go away: the
+// platform has no history endpoint, or the chat has no id.
+func unrecoverable(err error) bool {
+	if errors.Is(err, errNoChatID) {
+		return true
+	}
+	var apiErr *protocol.APIError
+	return errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusMethodNotAllowed)
+}

@@ -1,0 +1,570 @@
+package registry
+
+import "time"
+
+// InputKind is the kind of an inbound event a Ledger is fed.
+type InputKind uint8
+
+// The inbound events about messages.
+const (
+	// InAck is message_received: the platform has the message.
+	InAck InputKind = iota + 1
+	// InProcessing is processing: the platform works on the message.
+	InProcessing
+	// InStart is response_start.
+	InStart
+	// InChunk is response_chunk: Text is the chunk.
+	InChunk
+	// InComplete is response_complete or chat_response: Text is the reply
+	// when HasText.
+	InComplete
+	// InError is an error frame about a message: Err is the error.
+	InError
+)
+
+// Input is one inbound event about a message, as the client routed it.
+type Input struct {
+	// Kind says what happened.
+	Kind InputKind
+	// Chat is the chat the event was routed to.
+	Chat ChatKey
+	// ClientID is the client_message_id the frame names, if any.
+	ClientID string
+	// MessageID is the platform id the frame names, if any.
+	MessageID string
+	// Text is a chunk's text or a complete reply's text.
+	Text string
+	// HasText is true when a complete event carries the reply's text.
+	HasText bool
+	// Conn is the connection the frame came on (the caller numbers its
+	// connections from 1).
+	Conn uint64
+	// Err is an InError's error.
+	Err error
+	// Retryable and RetryAfter are what the platform said of an InError.
+	Retryable  bool
+	RetryAfter time.Duration
+	// Meta is passed through to the DecideComplete decision.
+	Meta any
+}
+
+// DecisionKind is what the caller must do.
+type DecisionKind uint8
+
+// The decisions.
+const (
+	// DecideStatus: report the message's status change From → To (Err with
+	// StatusFailed).
+	DecideStatus DecisionKind = iota + 1
+	// DecideProcessing: the platform works on the message.
+	DecideProcessing
+	// DecideStart: its reply starts (MessageID is the reply's id).
+	DecideStart
+	// DecideChunk: deliver Piece of its reply.
+	DecideChunk
+	// DecideComplete: its reply is complete: Text, MessageID, Chunks,
+	// Late, Recovered, Meta. A reply not Late is the message's outcome.
+	DecideComplete
+	// DecideFail: the message failed with Err: its outcome.
+	DecideFail
+	// DecideRetry: the attempt failed with a retryable Err: send the message
+	// again (Ledger.Retry) after After; its sender has no outcome yet.
+	DecideRetry
+	// DecideDuplicate: the event is about a message that already has its
+	// outcome, or repeats one already applied: drop it and count it.
+	DecideDuplicate
+	// DecideUnmatched: the event is about no message of the chat (another
+	// sender's, or nothing waits for it): drop it.
+	DecideUnmatched
+	// DecideHeld: the message's reply is complete but held back behind an
+	// earlier message of the chat whose reply is being recovered.
+	DecideHeld
+	// DecideOrphan: the message was never acknowledged within OrphanAge.
+	DecideOrphan
+)
+
+var decisionNames = [...]string{
+	DecideStatus: "status", DecideProcessing: "processing", DecideStart: "start", DecideChunk: "chunk",
+	DecideComplete: "complete", DecideFail: "fail", DecideRetry: "retry", DecideDuplicate: "duplicate",
+	DecideUnmatched: "unmatched", DecideHeld: "held", DecideOrphan: "orphan",
+}
+
+// String names the kind.
+func (k DecisionKind) String() string {
+	if k > 0 && int(k) < len(decisionNames) {
+		return decisionNames[k]
+	}
+	return "unknown"
+}
+
+// Piece is one delivered piece of a reply's text. The pieces of a reply
+// concatenated, starting again at every Replace, give the reply's text.
+type Piece struct {
+	// Index is the chunk's position in the reply's current text, from 0.
+	Index int
+	// Offset is the byte offset of Text in the reply's current text.
+	Offset int
+	// Text is the chunk, or with Replace the whole text so far.
+	Text string
+	// Replace is true when Text replaces everything delivered before it:
+	// the reply was started again (a re-sent message), or its final text
+	// differs from the chunks (recovered from the history, or a complete
+	// frame whose text is not the chunks joined).
+	Replace bool
+}
+
+// Decision is one thing the caller must do, about one message.
+type Decision struct {
+	// Kind is what to do.
+	Kind DecisionKind
+	// Chat is the message's chat.
+	Chat ChatKey
+	// ClientID is the message's client id ("" for DecideUnmatched).
+	ClientID string
+	// Wire is the client_message_id of the attempt concerned.
+	Wire string
+	// Tag is the caller's handle of the message.
+	Tag any
+	// ServerID is the platform's id of the message, once known.
+	ServerID string
+	// From and To are a DecideStatus's statuses.
+	From, To Status
+	// Piece is a DecideChunk's piece.
+	Piece Piece
+	// Text, MessageID, Chunks, Late, Recovered and Meta describe a
+	// DecideComplete's reply; MessageID is also the reply's id on
+	// DecideStart and DecideProcessing.
+	Text      string
+	MessageID string
+	Chunks    int
+	Late      bool
+	Recovered bool
+	Meta      any
+	// Err is the error of DecideFail, DecideRetry and a failed DecideStatus.
+	Err error
+	// After is how long to wait before a DecideRetry's new attempt.
+	After time.Duration
+	// Input is the event a DecideDuplicate, DecideUnmatched or DecideHeld is
+	// about.
+	Input Input
+}
+
+func (e *entry) decision(k DecisionKind) Decision {
+	return Decision{Kind: k, Chat: e.chat, ClientID: e.id, Wire: e.wire, Tag: e.tag, ServerID: e.serverID}
+}
+
+// setStatus moves e to status to and reports it.
+func (l *Ledger) setStatus(e *entry, to Status, err error, out []Decision) []Decision {
+	if e.status == to {
+		return out
+	}
+	d := e.decision(DecideStatus)
+	d.From, d.To, d.Err = e.status, to, err
+	e.status = to
+	return append(out, d)
+}
+
+// Step applies one inbound event and returns the decisions, appended to out.
+func (l *Ledger) Step(in Input, now time.Time, out []Decision) []Decision {
+	if in.Kind == InAck {
+		return l.ack(in, now, out)
+	}
+	e, dup := l.target(in)
+	switch {
+	case dup:
+		return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, Input: in})
+	case e == nil:
+		return append(out, Decision{Kind: DecideUnmatched, Chat: in.Chat, Input: in})
+	}
+	if in.Kind == InError {
+		return l.failed(e, in, now, out)
+	}
+	// Work on a reply means the platform has the message.
+	if !e.done {
+		out = l.delivered(e, in.Conn, now, out)
+	}
+	switch in.Kind {
+	case InProcessing:
+		d := e.decision(DecideProcessing)
+		d.MessageID = in.MessageID
+		out = append(out, d)
+	case InStart:
+		l.replyStarts(e, in, now)
+		d := e.decision(DecideStart)
+		d.MessageID = in.MessageID
+		out = append(out, d)
+	case InChunk:
+		out = l.chunk(e, in, now, out)
+	case InComplete:
+		out = l.completeOrHold(e, in, false, now, out)
+	}
+	return out
+}
+
+// ack applies message_received. One that names a client_message_id is about
+// that message only; one that names only a platform id known to the ledger
+// is about that message; one that names nothing known goes to the oldest
+// message of the chat not yet acknowledged, which is the one the platform
+// acknowledges next.
+func (l *Ledger) ack(in Input, now time.Time, out []Decision) []Decision {
+	var e *entry
+	cid, mid := in.ClientID, in.MessageID
+	switch {
+	case cid != "":
+		e = l.byID[cid]
+		if e == nil && l.finished.has(cid) {
+			return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, Input: in})
+		}
+	case mid != "" && l.byID[mid] != nil:
+		e = l.byID[mid]
+	case l.finished.has(mid):
+		return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, Input: in})
+	default:
+		if ln := l.chats[in.Chat]; ln != nil {
+			for _, x := range ln.order {
+				if !x.done && !x.retrying && x.status <= StatusSent && x.serverID == "" {
+					e = x
+					break
+				}
+			}
+		}
+	}
+	if e == nil || e.chat != in.Chat || (cid != "" && e.wire != cid) {
+		return append(out, Decision{Kind: DecideUnmatched, Chat: in.Chat, Input: in})
+	}
+	if e.answered || e.done {
+		return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, Input: in})
+	}
+	if mid != "" && e.serverID == "" && mid != e.wire {
+		e.serverID = mid
+		l.mapID(e, mid)
+	}
+	return l.delivered(e, in.Conn, now, out)
+}
+
+// delivered moves e to StatusDelivered (through StatusSent when the
+// acknowledgement overtook the report of the write).
+func (l *Ledger) delivered(e *entry, conn uint64, now time.Time, out []Decision) []Decision {
+	if e.status >= StatusDelivered {
+		return out
+	}
+	if e.status == StatusSending {
+		out = l.setStatus(e, StatusSent, nil, out)
+	}
+	e.resend, e.handed = false, false
+	e.activity = now
+	return l.setStatus(e, StatusDelivered, nil, out)
+}
+
+// target finds the message a reply or error event is about. An event that
+// names a message, by its client_message_id or a platform id the ledger
+// knows, is about that message only, and a duplicate when that message is
+// answered or forgotten; a client_message_id the chat does not hold names
+// another sender's message. An event that names nothing known goes to the
+// reply streaming now when it carries no id, else to the oldest message of
+// the chat still waiting for its reply.
+func (l *Ledger) target(in Input) (e *entry, dup bool) {
+	cid, mid := in.ClientID, in.MessageID
+	if cid != "" {
+		if e := l.byID[cid]; e != nil {
+			if e.chat != in.Chat || e.wire != cid {
+				return nil, false
+			}
+			return e, e.answered
+		}
+		if l.finished.has(cid) {
+			return nil, true
+		}
+	}
+	if mid != "" {
+		if e := l.byID[mid]; e != nil {
+			if e.chat != in.Chat {
+				return nil, false
+			}
+			return e, e.answered
+		}
+		if l.finished.has(mid) {
+			return nil, true
+		}
+	}
+	if cid != "" || in.Kind == InError {
+		// Another sender's message; or an error that names no message,
+		// which fails none.
+		return nil, false
+	}
+	ln := l.chats[in.Chat]
+	if ln == nil {
+		return nil, false
+	}
+	if mid == "" && ln.current != nil {
+		return ln.current, ln.current.answered
+	}
+	for _, x := range ln.order {
+		if !x.answered && !x.awaiting && !x.retrying && x.parked == nil && x.status >= StatusSent && x.replyID == "" {
+			return x, false
+		}
+	}
+	return nil, false
+}
+
+// replyStarts records the reply's id and makes e the streaming message.
+func (l *Ledger) replyStarts(e *entry, in Input, now time.Time) {
+	if mid := in.MessageID; mid != "" && mid != e.serverID && e.replyID == "" {
+		e.replyID = mid
+		l.mapID(e, mid)
+	}
+	if ln := l.chats[e.chat]; ln != nil {
+		ln.current = e
+	}
+	e.activity = now
+	if e.chunks > 0 && in.Conn != e.chunkConn {
+		e.restart = true
+	}
+}
+
+// chunk appends a chunk to e's reply.
+func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Decision {
+	l.replyStarts(e, in, now)
+	replace := e.restart
+	if replace {
+		e.text0, e.chunks, e.restart = e.text0[:0], 0, false
+	}
+	if len(e.text0)+len(in.Text) > l.cfg.MaxReplyBytes {
+		return l.fail(e, ErrReplyTooLarge, now, out)
+	}
+	d := e.decision(DecideChunk)
+	d.MessageID = in.MessageID
+	d.Piece = Piece{Index: e.chunks, Offset: len(e.text0), Text: in.Text, Replace: replace}
+	d.Late = e.done
+	e.text0 = append(e.text0, in.Text...)
+	e.chunks++
+	e.chunkConn = in.Conn
+	return append(out, d)
+}
+
+// heldBack reports whether e's reply must wait: an earlier message of its
+// chat is being recovered, or its reply is itself held.
+func (l *Ledger) heldBack(e *entry) bool {
+	ln := l.chats[e.chat]
+	if ln == nil {
+		return false
+	}
+	for _, x := range ln.order {
+		if x == e {
+			return false
+		}
+		if x.awaiting || x.parked != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// completeOrHold completes e's reply, or holds it behind an earlier message.
+func (l *Ledger) completeOrHold(e *entry, in Input, recovered bool, now time.Time, out []Decision) []Decision {
+	if in.HasText && len(in.Text) > l.cfg.MaxReplyBytes {
+		return l.fail(e, ErrReplyTooLarge, now, out)
+	}
+	if !e.done && l.heldBack(e) {
+		held := in
+		e.parked, e.parkedRec = &held, recovered
+		if ln := l.chats[e.chat]; ln != nil && ln.current == e {
+			ln.current = nil // its stream is over: id-less frames are not its
+		}
+		d := e.decision(DecideHeld)
+		d.Input = in
+		return append(out, d)
+	}
+	out = l.complete(e, in, recovered, out)
+	return l.release(e.chat, now, out)
+}
+
+// complete gives e its reply and forgets it.
+func (l *Ledger) complete(e *entry, in Input, recovered bool, out []Decision) []Decision {
+	text := string(e.text0)
+	if in.HasText && in.Text != text {
+		// What was shown is not the reply: replace it, so that the pieces
+		// add up to the reply's text.
+		text = in.Text
+		d := e.decision(DecideChunk)
+		d.Piece = Piece{Text: text, Replace: e.chunks > 0}
+		d.Late = e.done
+		out = append(out, d)
+	}
+	e.answered = true
+	late := e.done
+	if !late {
+		e.done = true
+		out = l.setStatus(e, StatusAnswered, nil, out)
+	}
+	d := e.decision(DecideComplete)
+	d.Text, d.MessageID, d.Chunks, d.Late, d.Recovered, d.Meta = text, in.MessageID, e.chunks, late, recovered, in.Meta
+	if d.MessageID == "" {
+		d.MessageID = e.replyID
+	}
+	out = append(out, d)
+	l.forget(e)
+	return out
+}
+
+// release completes, in send order, the held replies of chat that no
+// message being recovered precedes any more.
+func (l *Ledger) release(chat ChatKey, now time.Time, out []Decision) []Decision {
+	for {
+		ln := l.chats[chat]
+		if ln == nil {
+			return out
+		}
+		var next *entry
+		for _, x := range ln.order {
+			if x.awaiting {
+				return out
+			}
+			if x.parked != nil {
+				next = x
+				break
+			}
+		}
+		if next == nil {
+			return out
+		}
+		in, rec := *next.parked, next.parkedRec
+		next.parked = nil
+		out = l.complete(next, in, rec, out)
+	}
+}
+
+// failed applies an error frame about e.
+func (l *Ledger) failed(e *entry, in Input, now time.Time, out []Decision) []Decision {
+	if e.done {
+		// It timed out and waited for a late reply: the platform says none
+		// comes.
+		l.forget(e)
+		return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, ClientID: e.id, Tag: e.tag, Input: in})
+	}
+	if in.Retryable && e.attempt <= l.cfg.MaxRetries {
+		out = l.setStatus(e, StatusFailed, in.Err, out)
+		d := e.decision(DecideRetry)
+		d.Err, d.After = in.Err, in.RetryAfter
+		e.retrying = true
+		e.awaiting, e.parked = false, nil
+		// The failed attempt's ids name nothing any more: a late reply to
+		// it is a duplicate, never the retry's.
+		for _, id := range e.ids {
+			if l.byID[id] == e {
+				delete(l.byID, id)
+			}
+			l.finished.add(id)
+		}
+		e.ids = nil
+		if ln := l.chats[e.chat]; ln != nil && ln.current == e {
+			ln.current = nil
+		}
+		out = append(out, d)
+		return l.release(e.chat, now, out)
+	}
+	return l.fail(e, in.Err, now, out)
+}
+
+// Fail gives the message clientID the outcome err, unless it has one.
+func (l *Ledger) Fail(clientID string, err error, now time.Time, out []Decision) []Decision {
+	e := l.byClient[clientID]
+	if e == nil {
+		return out
+	}
+	return l.fail(e, err, now, out)
+}
+
+// fail gives e the outcome err. A message that timed out stays for a late
+// reply within LateWindow; any other is forgotten.
+func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Decision {
+	if e.done {
+		l.forget(e) // a timed-out message stops waiting for its late reply
+		return out
+	}
+	e.done = true
+	e.awaiting, e.parked, e.retrying = false, nil, false
+	out = l.setStatus(e, StatusFailed, err, out)
+	d := e.decision(DecideFail)
+	d.Err = err
+	out = append(out, d)
+	if err == ErrTimeout {
+		e.lateEnd = now.Add(l.cfg.LateWindow)
+		if ln := l.chats[e.chat]; ln != nil && ln.current == e {
+			ln.current = nil
+		}
+	} else {
+		l.forget(e)
+	}
+	return l.release(e.chat, now, out)
+}
+
+// FailChat gives every message of chat without an outcome the outcome err,
+// in send order, and forgets the chat's messages.
+func (l *Ledger) FailChat(chat ChatKey, err error, now time.Time, out []Decision) []Decision {
+	ln := l.chats[chat]
+	if ln == nil {
+		return out
+	}
+	for _, e := range append([]*entry(nil), ln.order...) {
+		out = l.fail(e, err, now, out)
+		if l.byClient[e.id] == e {
+			l.forget(e)
+		}
+	}
+	return out
+}
+
+// FailAll is FailChat for every chat.
+func (l *Ledger) FailAll(err error, now time.Time, out []Decision) []Decision {
+	for _, k := range l.Chats() {
+		out = l.FailChat(k, err, now, out)
+	}
+	return out
+}
+
+// Written records that the attempt wire was written on connection conn.
+func (l *Ledger) Written(wire string, conn uint64, now time.Time, out []Decision) []Decision {
+	e := l.byID[wire]
+	if e == nil || e.wire != wire || e.done || e.retrying {
+		return out
+	}
+	e.handed = false
+	if e.status <= StatusSent {
+		e.activity = now // a re-sent message's timeout starts again
+	}
+	return l.setStatus(e, max(e.status, StatusSent), nil, out)
+}
+
+// Retry starts a new attempt of the message clientID, whose current attempt
+// failed (retryable, DecideRetry; or any failure, when the sender asks): the
+// new attempt is sent as wire, a new client_message_id, so that replies to
+// the failed attempt never answer it. chat, text and tag are needed when the
+// failed message was forgotten; attempt is its attempt count. It returns
+// false when the message has no failed attempt to retry.
+func (l *Ledger) Retry(chat ChatKey, clientID, wire, text string, tag any, attempt int, now time.Time, out []Decision) ([]Decision, bool) {
+	if clientID == "" || wire == "" || l.byID[wire] != nil || l.finished.has(wire) {
+		return out, false
+	}
+	from := StatusFailed
+	if e := l.byClient[clientID]; e != nil {
+		if !e.retrying && !e.done {
+			return out, false
+		}
+		attempt, from = e.attempt, e.status
+		l.forget(e)
+	}
+	l.seq++
+	e := &entry{id: clientID, wire: wire, chat: chat, seq: l.seq, text: text, tag: tag,
+		status: from, attempt: attempt + 1, created: now, activity: now}
+	e.ids = append(e.ids, wire)
+	l.byID[wire] = e
+	l.byClient[clientID] = e
+	ln := l.chats[chat]
+	if ln == nil {
+		ln = &line{}
+		l.chats[chat] = ln
+	}
+	ln.order = append(ln.order, e)
+	return l.setStatus(e, StatusSending, nil, out), true
+}

@@ -1,0 +1,258 @@
+package registry
+
+import "time"
+
+// ConnectionLost records that connection conn is gone, before the next one
+// is dialled. A message written and never acknowledged is to be sent again
+// (Resends); a message acknowledged and not answered awaits recovery from
+// the history (Recover, GiveUp), and the replies to later messages of its
+// chat are held until it has an outcome; a reply streaming on conn starts
+// again from its next chunk (a Replace piece).
+func (l *Ledger) ConnectionLost(conn uint64) {
+	for _, ln := range l.chats {
+		ln.current = nil
+		for _, e := range ln.order {
+			if e.done || e.retrying || e.answered {
+				continue
+			}
+			switch {
+			case e.status == StatusSent:
+				e.resend = true
+			case e.status == StatusDelivered && e.parked == nil:
+				e.awaiting = true
+			}
+			if e.chunks > 0 && e.chunkConn == conn {
+				e.restart = true
+			}
+		}
+	}
+}
+
+// Resends returns, in send order, the messages of chat to send again after a
+// lost connection, and marks them handed out until written, so that a
+// re-send waiting in the queue is not returned twice.
+func (l *Ledger) Resends(chat ChatKey) []Info {
+	var out []Info
+	if ln := l.chats[chat]; ln != nil {
+		for _, e := range ln.order {
+			if e.resend && !e.handed && !e.done && !e.retrying && e.status == StatusSent {
+				e.handed = true
+				out = append(out, e.info())
+			}
+		}
+	}
+	return out
+}
+
+// Unhand undoes Resends for a message whose re-send was not queued.
+func (l *Ledger) Unhand(wire string) {
+	if e := l.byID[wire]; e != nil && e.wire == wire {
+		e.handed = false
+	}
+}
+
+// HistoryItem is one message of a chat's history, in the history's order.
+type HistoryItem struct {
+	// ID is the platform's id of the message.
+	ID string
+	// Assistant is true for the platform's replies, false for user messages.
+	Assistant bool
+	// Text is the message text.
+	Text string
+	// ReplyTo is, for a reply, the platform's id of the user message it
+	// answers when the history says so ("" when it does not).
+	ReplyTo string
+}
+
+// Recover answers the messages of chat awaiting recovery from the chat's
+// history, and returns the decisions.
+//
+// A reply names the user message it answers (ReplyTo), or else answers the
+// user message immediately before it in the history; a user message followed
+// by another user message has no answer there. A message of ours is found in
+// the history by its platform id, or else by its text, after the place of
+// the message found before it; when the text matches more than one user
+// message there, or the reply found by place could belong to an unanswered
+// user message before it, the pairing is ambiguous and the message is left
+// to its timeout rather than given a reply that may not be its own. The
+// replies found are delivered in send order: one whose earlier message is
+// still awaited is held.
+func (l *Ledger) Recover(chat ChatKey, hist []HistoryItem, now time.Time, out []Decision) []Decision {
+	ln := l.chats[chat]
+	if ln == nil {
+		return out
+	}
+	var waiting []*entry
+	claimed := map[string]bool{} // history ids of user messages ours name
+	for _, e := range ln.order {
+		if e.awaiting {
+			waiting = append(waiting, e)
+		}
+		if e.serverID != "" {
+			claimed[e.serverID] = true
+		}
+	}
+	if len(waiting) == 0 {
+		return out
+	}
+	linked := false
+	byReplyTo := map[string]int{}
+	userAt := map[string]int{}
+	for i, h := range hist {
+		if h.Assistant && h.ReplyTo != "" {
+			linked = true
+			if _, ok := byReplyTo[h.ReplyTo]; !ok {
+				byReplyTo[h.ReplyTo] = i
+			}
+		}
+		if !h.Assistant && h.ID != "" {
+			userAt[h.ID] = i
+		}
+	}
+	floor := -1 // history index of the last user message matched
+	for _, e := range waiting {
+		pos := -1
+		if i, ok := userAt[e.serverID]; ok && e.serverID != "" {
+			pos = i
+		} else {
+			pos = findByText(hist, e.text, floor, claimed)
+		}
+		if pos >= 0 {
+			floor = pos
+		}
+		answer := -1
+		switch {
+		case e.serverID != "" && hasKey(byReplyTo, e.serverID):
+			answer = byReplyTo[e.serverID]
+		case pos >= 0 && hasKey(byReplyTo, hist[pos].ID):
+			answer = byReplyTo[hist[pos].ID]
+		case pos >= 0 && !linked:
+			answer = answerByPlace(hist, pos)
+		}
+		if answer < 0 {
+			continue
+		}
+		a := hist[answer]
+		e.awaiting = false
+		in := Input{Kind: InComplete, Chat: chat, MessageID: a.ID, Text: a.Text, HasText: true}
+		out = l.completeOrHold(e, in, true, now, out)
+	}
+	return l.release(chat, now, out)
+}
+
+func hasKey(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// findByText returns the index of the only user message of hist after
+// floor with this text that no message of ours names by id, or -1 when
+// there is none or more than one.
+func findByText(hist []HistoryItem, text string, floor int, claimed map[string]bool) int {
+	found := -1
+	for i := floor + 1; i < len(hist); i++ {
+		h := hist[i]
+		if h.Assistant || h.Text != text || (h.ID != "" && claimed[h.ID]) {
+			continue
+		}
+		if found >= 0 {
+			return -1 // ambiguous
+		}
+		found = i
+	}
+	return found
+}
+
+// answerByPlace returns the index of the reply immediately after the user
+// message at pos, or -1 when there is none or when it could answer an
+// unanswered user message before pos (the platform stored the next question
+// before the previous answer).
+func answerByPlace(hist []HistoryItem, pos int) int {
+	if pos+1 >= len(hist) || !hist[pos+1].Assistant {
+		return -1
+	}
+	if pos > 0 && !hist[pos-1].Assistant {
+		return -1 // ambiguous: that question may be the one answered
+	}
+	return pos + 1
+}
+
+// GiveUp ends the recovery of chat: every message still awaiting it fails
+// with err (its sender gets err, and a later reply to it is a duplicate),
+// then the replies held behind them are delivered.
+func (l *Ledger) GiveUp(chat ChatKey, err error, now time.Time, out []Decision) []Decision {
+	ln := l.chats[chat]
+	if ln == nil {
+		return out
+	}
+	for _, e := range append([]*entry(nil), ln.order...) {
+		if e.awaiting {
+			e.awaiting = false
+			out = l.fail(e, err, now, out)
+		}
+	}
+	return l.release(chat, now, out)
+}
+
+// Tick applies the passing of time: a message without its reply
+// ResponseTimeout after its last activity fails with ErrTimeout (and waits
+// LateWindow for a late reply, then is forgotten); a message never
+// acknowledged OrphanAge after it was added is reported once.
+func (l *Ledger) Tick(now time.Time, out []Decision) []Decision {
+	for _, k := range l.Chats() {
+		ln := l.chats[k]
+		if ln == nil {
+			continue
+		}
+		for _, e := range append([]*entry(nil), ln.order...) {
+			switch {
+			case e.done:
+				if !e.lateEnd.IsZero() && !now.Before(e.lateEnd) {
+					l.forget(e)
+				}
+				continue
+			case e.retrying:
+				continue
+			}
+			if l.cfg.OrphanAge > 0 && !e.orphaned && e.status <= StatusSent && now.Sub(e.created) >= l.cfg.OrphanAge {
+				e.orphaned = true
+				out = append(out, e.decision(DecideOrphan))
+			}
+			if e.status >= StatusSent && e.parked == nil && now.Sub(e.activity) >= l.cfg.ResponseTimeout {
+				out = l.fail(e, ErrTimeout, now, out)
+			}
+		}
+	}
+	return out
+}
+
+// NextDeadline returns when Tick has something to do next, and false when
+// nothing is due at any time (no timer is needed).
+func (l *Ledger) NextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, ln := range l.chats {
+		for _, e := range ln.order {
+			switch {
+			case e.done:
+				if !e.lateEnd.IsZero() {
+					consider(e.lateEnd)
+				}
+				continue
+			case e.retrying:
+				continue
+			}
+			if l.cfg.OrphanAge > 0 && !e.orphaned && e.status <= StatusSent {
+				consider(e.created.Add(l.cfg.OrphanAge))
+			}
+			if e.status >= StatusSent && e.parked == nil {
+				consider(e.activity.Add(l.cfg.ResponseTimeout))
+			}
+		}
+	}
+	return next, !next.IsZero()
+}
