@@ -77,4 +77,3 @@ func (r Role) String() string {
 	}
 	return "unknown"
 }
-
