@@ -17,7 +17,7 @@
 // # What it fakes
 //
 // REST, under the URL: GET /healthz and GET /api/v1/health ({"status":
-// "healthy"}); POST /api/v1/chat/ (201 {"chat_id", "title", "created_at"});
+// "healthy", "version"}); POST /api/v1/chat/ (201 {"chat_id", "title", "created_at"});
 // POST /api/v1/chat/{id}/messages (201 with the stored message, then the
 // reply streams over the sockets joined to the chat); GET
 // /api/v1/chat/{id}/messages ({"items": [{id, content, role, timestamp}]});
@@ -48,14 +48,16 @@
 //     response_complete.
 //
 // Events of a chat go only to the sockets of its tenant that joined it. A
-// chat_message for a chat the socket has not joined is answered with an
-// error frame (code "not_joined"), or, with Config.AutoRegister, joins it
-// first. Every frame carries "timestamp" (Unix milliseconds) next to "data".
+// chat_message for a chat the socket has not joined joins it first, as the
+// platform does; with Config.StrictJoin (or SetStrictJoin) it is answered
+// with an error frame (code "not_joined") instead. Every frame carries "timestamp" (Unix milliseconds) next to "data".
 //
 // # Ids in a reply
 //
 // The user message gets a server id U (a UUID), stored in history. The
-// reply is a separate assistant message with its own id A. Frames carry:
+// reply is a separate assistant message with its own id A. An id the
+// server does not know (a client_message_id the client did not send) is
+// absent from frames, never an empty string. Frames carry:
 //
 //	message_received   message_id U, client_message_id, chat_id
 //	processing         message_id U, client_message_id, chat_id
@@ -107,6 +109,6 @@
 // messages of a chat are answered in order; the answer body of POST
 // /api/v1/chat/{id}/messages; the forwarding of typing frames; the
 // handling of a chat_message without chat_id (it goes to the last joined
-// chat, else the URL's chat_id, else, with AutoRegister, a new chat); the
+// chat, else the URL's chat_id, else, unless joining is strict, a new chat); the
 // reason texts of close codes.
 package platformtest

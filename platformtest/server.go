@@ -41,10 +41,11 @@ type Config struct {
 	// (health checks excepted) and of the WebSocket handshake; otherwise the
 	// answer is 401. Empty means no key is required.
 	APIKey string
-	// AutoRegister makes a chat_message for a chat the socket has not joined
-	// join it first, the fallback the platform documents. False (the
-	// default) answers such a message with an error frame, code "not_joined".
-	AutoRegister bool
+	// StrictJoin answers a chat_message for a chat the socket has not
+	// joined with an error frame, code "not_joined", to test a client's
+	// join gating. False (the default) joins the socket to the chat first,
+	// as the platform does.
+	StrictJoin bool
 	// MaxMessageLength is the longest user message accepted, in characters,
 	// and the value served by GET /api/v1/chat/config. Zero means 4000.
 	MaxMessageLength int
@@ -77,24 +78,25 @@ type Server struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	closed   bool
-	changed  chan struct{} // closed and replaced on every state change
-	connSeq  int64
-	conns    map[string]*conn
-	frames   records[ReceivedFrame]
-	hsLog    records[*RequestRecord]
-	restLog  records[*RequestRecord]
-	store    store
-	workers  map[chatKey]*worker
-	faults   faults
-	shape    Shape
-	variant  Variant
-	respond  Responder
-	ready    time.Duration
-	dup      bool
-	stall    chan struct{} // non-nil while stalled; closed on resume
-	withhold chan struct{} // non-nil while connection_ready is withheld
+	mu         sync.Mutex
+	closed     bool
+	changed    chan struct{} // closed and replaced on every state change
+	connSeq    int64
+	conns      map[string]*conn
+	frames     records[ReceivedFrame]
+	hsLog      records[*RequestRecord]
+	restLog    records[*RequestRecord]
+	store      store
+	workers    map[chatKey]*worker
+	faults     faults
+	shape      Shape
+	variant    Variant
+	respond    Responder
+	ready      time.Duration
+	dup        bool
+	strictJoin bool
+	stall      chan struct{} // non-nil while stalled; closed on resume
+	withhold   chan struct{} // non-nil while connection_ready is withheld
 }
 
 // NewServer starts a fake platform on a loopback port chosen by the system,
@@ -136,17 +138,18 @@ func newServer(cfg Config) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:     cfg,
-		log:     log,
-		tenants: make(map[string]bool, len(cfg.Tenants)),
-		ctx:     ctx,
-		cancel:  cancel,
-		changed: make(chan struct{}),
-		conns:   make(map[string]*conn),
-		store:   newStore(),
-		workers: make(map[chatKey]*worker),
-		respond: cfg.Responder,
-		ready:   cfg.ReadyDelay,
+		cfg:        cfg,
+		log:        log,
+		tenants:    make(map[string]bool, len(cfg.Tenants)),
+		ctx:        ctx,
+		cancel:     cancel,
+		changed:    make(chan struct{}),
+		conns:      make(map[string]*conn),
+		store:      newStore(),
+		workers:    make(map[chatKey]*worker),
+		respond:    cfg.Responder,
+		ready:      cfg.ReadyDelay,
+		strictJoin: cfg.StrictJoin,
 	}
 	for _, t := range cfg.Tenants {
 		s.tenants[t] = true
@@ -327,6 +330,14 @@ func (s *Server) WithholdReady(on bool) { s.setGate(&s.withhold, on) }
 func (s *Server) SetDuplicate(on bool) {
 	s.mu.Lock()
 	s.dup = on
+	s.mu.Unlock()
+}
+
+// SetStrictJoin switches Config.StrictJoin for chat_message frames read
+// from now on.
+func (s *Server) SetStrictJoin(on bool) {
+	s.mu.Lock()
+	s.strictJoin = on
 	s.mu.Unlock()
 }
 

@@ -163,6 +163,12 @@ func encode(ev event, v Variant, now time.Time) []byte {
 	if data == nil {
 		data = map[string]any{}
 	}
+	// An id the platform does not know is absent, not an empty string.
+	for _, k := range idKeys {
+		if data[k] == "" {
+			delete(data, k)
+		}
+	}
 	if (v&VariantProcessingNoID != 0 && ev.typ == protocol.TypeProcessing) ||
 		(v&VariantChunkNoID != 0 && ev.typ == protocol.TypeResponseChunk) {
 		for _, k := range messageIDKeys {

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	chunkDelay := fs.Duration("chunk-delay", 0, "pause before each response_chunk")
 	tenants := fs.String("tenants", "", "comma-separated accepted tenant ids (default: any non-empty tenant)")
 	apiKey := fs.String("api-key", "", "X-API-Key required on REST and WebSocket handshakes (default: none)")
-	autoRegister := fs.Bool("auto-register", false, "a chat_message for a chat the socket has not joined joins it (default: error not_joined)")
+	strictJoin := fs.Bool("strict-join", false, "answer a chat_message for a chat the socket has not joined with error not_joined (default: join it, as the platform does)")
 	maxLen := fs.Int("max-message-length", platformtest.DefaultMaxMessageLength, "longest user message accepted, in characters")
 	maxRecords := fs.Int("max-records", 10_000, "entries kept per inspection log (frames, handshakes, requests); negative: none")
 	verbose := fs.Bool("v", false, "log every connection and frame (debug level)")
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Responder:        platformtest.ChunkedResponder(*chunks, *chunkDelay),
 		Tenants:          splitList(*tenants),
 		APIKey:           *apiKey,
-		AutoRegister:     *autoRegister,
+		StrictJoin:       *strictJoin,
 		MaxMessageLength: *maxLen,
 		MaxRecords:       *maxRecords,
 		Logger:           logger,
