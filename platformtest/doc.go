@@ -81,8 +81,28 @@
 // FailChatCreations, WithholdReady and SetReadyDelay, SetDuplicate,
 // SetVariant and SetShape, Inject (frames of another chat), RateLimit and
 // RateLimitREST with SetRetryAfter, Ping, Stall, DropAfterChatMessage,
-// DropAfterReceived, DisableHealthz, SendRaw (malformed or binary frames).
-// A Responder can delay, withhold or fail a reply.
+// DropAfterReceived, DisableHealthz, SendRaw (malformed or binary frames),
+// SetStrictJoin, and Reset to undo them all. A Responder can delay,
+// withhold or fail a reply; ResponderSpec builds one from values (fixed or
+// echoed text, chunk count and delay, latency, a share of questions failed
+// with an error frame carrying "retryable").
+//
+// Every fault is a row of one table (Faults), reached from Go by its method
+// or by ApplyFault, and, with Config.ControlAPI, over HTTP by
+// POST /_platform/faults/{name} with a JSON body of parameters: clients in
+// any language can drive the faults and read what the server saw (see
+// ControlPrefix). The control API answers loopback clients only unless
+// Config.ControlRemote is set, and needs a bearer token when
+// Config.ControlToken is set.
+//
+// # Browsers
+//
+// With Config.AllowedOrigins, REST and control answers carry
+// Access-Control-Allow-Origin for the listed origins ("*": any) and
+// preflights are answered 204 with the methods and the headers the SDK and
+// the platform's web client send (Content-Type, X-Tenant-ID, X-Tenant,
+// Tenant-ID, X-API-Key, Authorization, …); a preflight from another origin
+// is answered 403. The WebSocket accepts any origin.
 //
 // # What it does not fake
 //

@@ -54,6 +54,28 @@ type Config struct {
 	// Counts (Handshakes) stay exact. Zero means 100,000; a negative value
 	// records nothing.
 	MaxRecords int
+	// Variant is the wire variant at start (see SetVariant). Zero is
+	// VariantCanonical.
+	Variant Variant
+	// Shape is the reply shape at start (see SetShape). Zero is ShapeFlat.
+	Shape Shape
+	// AllowedOrigins lists the browser origins ("http://localhost:3000")
+	// whose REST and control requests get CORS headers, preflights
+	// included; "*" allows any origin. Empty sends no CORS headers, so a
+	// browser page cannot call the REST API. The WebSocket endpoint accepts
+	// every origin regardless, as the platform does.
+	AllowedOrigins []string
+	// ControlAPI serves the control API under ControlPrefix: JSON over
+	// HTTP that applies the faults of the table Faults lists and reads what
+	// the server recorded, for clients in any language.
+	ControlAPI bool
+	// ControlToken, when set, must be sent to the control API as
+	// "Authorization: Bearer <token>"; otherwise the answer is 401. Empty
+	// requires none.
+	ControlToken string
+	// ControlRemote lets clients that are not on a loopback address use the
+	// control API. False (the default) answers them 403.
+	ControlRemote bool
 	// Logger receives connection and frame logs at debug level. Nil discards
 	// them.
 	Logger *slog.Logger
@@ -132,6 +154,7 @@ func newServer(cfg Config) *Server {
 		cfg.MaxRecords = DefaultMaxRecords
 	}
 	cfg.Tenants = append([]string(nil), cfg.Tenants...)
+	cfg.AllowedOrigins = append([]string(nil), cfg.AllowedOrigins...)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,6 +173,8 @@ func newServer(cfg Config) *Server {
 		respond:    cfg.Responder,
 		ready:      cfg.ReadyDelay,
 		strictJoin: cfg.StrictJoin,
+		variant:    cfg.Variant,
+		shape:      cfg.Shape,
 	}
 	for _, t := range cfg.Tenants {
 		s.tenants[t] = true
@@ -218,7 +243,10 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("GET /api/v1/chat/{id}/messages", s.rest(s.handleGetMessages, true))
 	mux.Handle("POST /api/v1/chat/{id}/messages", s.rest(s.handlePostMessage, true))
 	mux.Handle("/", s.rest(handleNotFound, false))
-	return mux
+	if s.cfg.ControlAPI {
+		s.controlRoutes(mux)
+	}
+	return s.cors(mux)
 }
 
 // goLocked starts f on a goroutine owned by the server, unless the server is
