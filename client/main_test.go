@@ -23,6 +23,9 @@ const testTenant = "tenant-test"
 // newServer starts a fake platform closed at the end of the test.
 func newServer(t testing.TB, cfg platformtest.Config) *platformtest.Server {
 	t.Helper()
+	// Strict joining: a chat_message sent before its chat is joined gets
+	// an error frame, so every test also checks the client's join gating.
+	cfg.StrictJoin = true
 	srv := platformtest.NewServer(cfg)
 	t.Cleanup(srv.Close)
 	return srv

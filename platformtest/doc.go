@@ -17,7 +17,7 @@
 // # What it fakes
 //
 // REST, under the URL: GET /healthz and GET /api/v1/health ({"status":
-// "healthy"}); POST /api/v1/chat/ (201 {"chat_id", "title", "created_at"});
+// "healthy", "version"}); POST /api/v1/chat/ (201 {"chat_id", "title", "created_at"});
 // POST /api/v1/chat/{id}/messages (201 with the stored message, then the
 // reply streams over the sockets joined to the chat); GET
 // /api/v1/chat/{id}/messages ({"items": [{id, content, role, timestamp}]});
@@ -48,14 +48,16 @@
 //     response_complete.
 //
 // Events of a chat go only to the sockets of its tenant that joined it. A
-// chat_message for a chat the socket has not joined is answered with an
-// error frame (code "not_joined"), or, with Config.AutoRegister, joins it
-// first. Every frame carries "timestamp" (Unix milliseconds) next to "data".
+// chat_message for a chat the socket has not joined joins it first, as the
+// platform does; with Config.StrictJoin (or SetStrictJoin) it is answered
+// with an error frame (code "not_joined") instead. Every frame carries "timestamp" (Unix milliseconds) next to "data".
 //
 // # Ids in a reply
 //
 // The user message gets a server id U (a UUID), stored in history. The
-// reply is a separate assistant message with its own id A. Frames carry:
+// reply is a separate assistant message with its own id A. An id the
+// server does not know (a client_message_id the client did not send) is
+// absent from frames, never an empty string. Frames carry:
 //
 //	message_received   message_id U, client_message_id, chat_id
 //	processing         message_id U, client_message_id, chat_id
@@ -79,8 +81,28 @@
 // FailChatCreations, WithholdReady and SetReadyDelay, SetDuplicate,
 // SetVariant and SetShape, Inject (frames of another chat), RateLimit and
 // RateLimitREST with SetRetryAfter, Ping, Stall, DropAfterChatMessage,
-// DropAfterReceived, DisableHealthz, SendRaw (malformed or binary frames).
-// A Responder can delay, withhold or fail a reply.
+// DropAfterReceived, DisableHealthz, SendRaw (malformed or binary frames),
+// SetStrictJoin, and Reset to undo them all. A Responder can delay,
+// withhold or fail a reply; ResponderSpec builds one from values (fixed or
+// echoed text, chunk count and delay, latency, a share of questions failed
+// with an error frame carrying "retryable").
+//
+// Every fault is a row of one table (Faults), reached from Go by its method
+// or by ApplyFault, and, with Config.ControlAPI, over HTTP by
+// POST /_platform/faults/{name} with a JSON body of parameters: clients in
+// any language can drive the faults and read what the server saw (see
+// ControlPrefix). The control API answers loopback clients only unless
+// Config.ControlRemote is set, and needs a bearer token when
+// Config.ControlToken is set.
+//
+// # Browsers
+//
+// With Config.AllowedOrigins, REST and control answers carry
+// Access-Control-Allow-Origin for the listed origins ("*": any) and
+// preflights are answered 204 with the methods and the headers the SDK and
+// the platform's web client send (Content-Type, X-Tenant-ID, X-Tenant,
+// Tenant-ID, X-API-Key, Authorization, …); a preflight from another origin
+// is answered 403. The WebSocket accepts any origin.
 //
 // # What it does not fake
 //
@@ -107,6 +129,6 @@
 // messages of a chat are answered in order; the answer body of POST
 // /api/v1/chat/{id}/messages; the forwarding of typing frames; the
 // handling of a chat_message without chat_id (it goes to the last joined
-// chat, else the URL's chat_id, else, with AutoRegister, a new chat); the
+// chat, else the URL's chat_id, else, unless joining is strict, a new chat); the
 // reason texts of close codes.
 package platformtest

@@ -23,7 +23,7 @@ const (
 	// CodeInvalidRequest: a required field is missing.
 	CodeInvalidRequest = "invalid_request"
 	// CodeNotJoined: a chat_message for a chat the socket has not joined
-	// (with Config.AutoRegister off).
+	// (with Config.StrictJoin set).
 	CodeNotJoined = "not_joined"
 	// CodeTenantMismatch: a chat_message names another tenant than the
 	// connection's.
@@ -195,6 +195,7 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 	limited := s.faults.take(&s.faults.rateLimit) != 0
 	retryAfter := s.faults.retryAfter
 	joined := chatID != "" && c.joinedToLocked(chatID)
+	strict := s.strictJoin
 	s.mu.Unlock()
 
 	if chatID != "" {
@@ -211,7 +212,7 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 		c.send(event{protocol.TypeRateLimitExceeded, d})
 		return
 	}
-	if !joined && !s.cfg.AutoRegister {
+	if !joined && strict {
 		c.sendError(CodeNotJoined, "chat not joined: send join_chat first", ids)
 		return
 	}
@@ -227,14 +228,17 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 	msgID := uuid.NewString()
 	s.mu.Lock()
 	if chatID == "" {
-		// Auto-registration with no chat at all: the platform opens one.
+		// Auto-joining with no chat at all: the platform opens one.
 		chatID = s.store.create(c.tenant, "", now).info.ChatID
 	}
 	if !c.joinedToLocked(chatID) {
 		c.joined = append(c.joined, chatID)
 	}
-	s.store.add(c.tenant, chatID, historyMessage(msgID, protocol.RoleUser, text, now,
-		map[string]any{"client_message_id": cmid}), now)
+	var meta map[string]any
+	if cmid != "" {
+		meta = map[string]any{"client_message_id": cmid}
+	}
+	s.store.add(c.tenant, chatID, historyMessage(msgID, protocol.RoleUser, text, now, meta), now)
 	dropAfter := s.faults.take(&s.faults.dropAfterRecv) != 0
 	s.bumpLocked()
 	s.mu.Unlock()

@@ -70,6 +70,9 @@ type ErrorReply struct {
 	Category string
 	// RetryAfter, when positive, is sent as data.retry_after in seconds.
 	RetryAfter time.Duration
+	// Retryable is sent as data.retryable: whether asking again may
+	// succeed.
+	Retryable bool
 }
 
 // Responder produces the reply to a user message. It runs on the chat's
@@ -224,6 +227,7 @@ func (s *Server) answer(j job) {
 			"message_id":        req.MessageID,
 			"chat_id":           req.ChatID,
 			"client_message_id": req.ClientMessageID,
+			"retryable":         e.Retryable,
 		}
 		if e.RetryAfter > 0 {
 			d["retry_after"] = seconds(e.RetryAfter)

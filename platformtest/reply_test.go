@@ -102,9 +102,9 @@ func TestReply_ReachesOnlySocketsJoinedToTheChat(t *testing.T) {
 	peer.quiet()
 }
 
-func TestReply_NotJoinedChatAnswersErrorUnlessAutoRegister(t *testing.T) {
-	t.Run("auto-register off", func(t *testing.T) {
-		srv := newServer(t, platformtest.Config{})
+func TestReply_NotJoinedChatJoinsItUnlessStrictJoin(t *testing.T) {
+	t.Run("strict join", func(t *testing.T) {
+		srv := newServer(t, platformtest.Config{StrictJoin: true})
 		c := connect(t, srv, "a")
 		c.say("c9", "m1", "hi")
 		f := c.next()
@@ -118,8 +118,8 @@ func TestReply_NotJoinedChatAnswersErrorUnlessAutoRegister(t *testing.T) {
 		c.say("", "m2", "no chat at all")
 		assert.Equal(t, platformtest.CodeNotJoined, c.next().str("code"))
 	})
-	t.Run("auto-register on", func(t *testing.T) {
-		srv := newServer(t, platformtest.Config{AutoRegister: true})
+	t.Run("auto-join by default", func(t *testing.T) {
+		srv := newServer(t, platformtest.Config{})
 		c := connect(t, srv, "a")
 		c.say("c9", "m1", "hi")
 		assert.Equal(t, "c9", c.next().str("chat_id"))
@@ -138,7 +138,7 @@ func TestReply_NotJoinedChatAnswersErrorUnlessAutoRegister(t *testing.T) {
 }
 
 func TestReply_ChatMessageWithoutChatIDGoesToLastJoinedOrURLChat(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
+	srv := newServer(t, platformtest.Config{StrictJoin: true})
 	c := connect(t, srv, "a", "chat_id", "url-chat")
 	c.join("url-chat")
 	c.join("c2")
@@ -580,4 +580,26 @@ func converse(t *testing.T, srv *platformtest.Server, i int) error {
 		}
 	}
 	return nil
+}
+
+func TestReply_IDsTheClientDidNotSendAreOmittedNotEmpty(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(func(context.Context, platformtest.Request) platformtest.Reply {
+		return platformtest.Reply{Chunks: []string{"a"}}
+	})
+	c := connect(t, srv, "a")
+	c.join("c1")
+	c.say("c1", "", "no client id")
+	frames := c.expect(protocol.TypeMessageReceived, protocol.TypeProcessing, protocol.TypeResponseStart,
+		protocol.TypeResponseChunk, protocol.TypeResponseComplete)
+	for _, f := range frames {
+		assert.NotContains(t, f.Data, "client_message_id", "%s: %s", f.Type, f.Raw)
+		assert.NotEmpty(t, f.str("message_id"), f.Type)
+		assert.Equal(t, "c1", f.str("chat_id"), f.Type)
+	}
+
+	srv.RateLimit(1)
+	c.say("c1", "", "limited")
+	f := c.until(protocol.TypeRateLimitExceeded)
+	assert.NotContains(t, f.Data, "client_message_id", "%s", f.Raw)
 }

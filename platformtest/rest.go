@@ -15,6 +15,9 @@ import (
 	"github.com/miptechnologies/miptech-go/protocol"
 )
 
+// Version is the version the health endpoints report in "version".
+const Version = "platformtest-0.1.0"
+
 // maxBody bounds a REST request body.
 const maxBody = 1 << 20
 
@@ -152,6 +155,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ string) 
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":      "healthy",
 		"service":     "platformtest",
+		"version":     Version,
 		"connections": conns,
 		"timestamp":   time.Now().UTC().Format(time.RFC3339Nano),
 	})

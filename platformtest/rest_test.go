@@ -19,6 +19,7 @@ func TestREST_HealthEndpointsNeedNoTenant(t *testing.T) {
 		status, _, body := call(t, http.MethodGet, srv.URL()+path, nil, "")
 		assert.Equal(t, http.StatusOK, status, path)
 		assert.Equal(t, "healthy", decode(t, body)["status"], path)
+		assert.Equal(t, platformtest.Version, decode(t, body)["version"], path)
 	}
 }
 

@@ -41,10 +41,11 @@ type Config struct {
 	// (health checks excepted) and of the WebSocket handshake; otherwise the
 	// answer is 401. Empty means no key is required.
 	APIKey string
-	// AutoRegister makes a chat_message for a chat the socket has not joined
-	// join it first, the fallback the platform documents. False (the
-	// default) answers such a message with an error frame, code "not_joined".
-	AutoRegister bool
+	// StrictJoin answers a chat_message for a chat the socket has not
+	// joined with an error frame, code "not_joined", to test a client's
+	// join gating. False (the default) joins the socket to the chat first,
+	// as the platform does.
+	StrictJoin bool
 	// MaxMessageLength is the longest user message accepted, in characters,
 	// and the value served by GET /api/v1/chat/config. Zero means 4000.
 	MaxMessageLength int
@@ -53,6 +54,28 @@ type Config struct {
 	// Counts (Handshakes) stay exact. Zero means 100,000; a negative value
 	// records nothing.
 	MaxRecords int
+	// Variant is the wire variant at start (see SetVariant). Zero is
+	// VariantCanonical.
+	Variant Variant
+	// Shape is the reply shape at start (see SetShape). Zero is ShapeFlat.
+	Shape Shape
+	// AllowedOrigins lists the browser origins ("http://localhost:3000")
+	// whose REST and control requests get CORS headers, preflights
+	// included; "*" allows any origin. Empty sends no CORS headers, so a
+	// browser page cannot call the REST API. The WebSocket endpoint accepts
+	// every origin regardless, as the platform does.
+	AllowedOrigins []string
+	// ControlAPI serves the control API under ControlPrefix: JSON over
+	// HTTP that applies the faults of the table Faults lists and reads what
+	// the server recorded, for clients in any language.
+	ControlAPI bool
+	// ControlToken, when set, must be sent to the control API as
+	// "Authorization: Bearer <token>"; otherwise the answer is 401. Empty
+	// requires none.
+	ControlToken string
+	// ControlRemote lets clients that are not on a loopback address use the
+	// control API. False (the default) answers them 403.
+	ControlRemote bool
 	// Logger receives connection and frame logs at debug level. Nil discards
 	// them.
 	Logger *slog.Logger
@@ -77,24 +100,25 @@ type Server struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	closed   bool
-	changed  chan struct{} // closed and replaced on every state change
-	connSeq  int64
-	conns    map[string]*conn
-	frames   records[ReceivedFrame]
-	hsLog    records[*RequestRecord]
-	restLog  records[*RequestRecord]
-	store    store
-	workers  map[chatKey]*worker
-	faults   faults
-	shape    Shape
-	variant  Variant
-	respond  Responder
-	ready    time.Duration
-	dup      bool
-	stall    chan struct{} // non-nil while stalled; closed on resume
-	withhold chan struct{} // non-nil while connection_ready is withheld
+	mu         sync.Mutex
+	closed     bool
+	changed    chan struct{} // closed and replaced on every state change
+	connSeq    int64
+	conns      map[string]*conn
+	frames     records[ReceivedFrame]
+	hsLog      records[*RequestRecord]
+	restLog    records[*RequestRecord]
+	store      store
+	workers    map[chatKey]*worker
+	faults     faults
+	shape      Shape
+	variant    Variant
+	respond    Responder
+	ready      time.Duration
+	dup        bool
+	strictJoin bool
+	stall      chan struct{} // non-nil while stalled; closed on resume
+	withhold   chan struct{} // non-nil while connection_ready is withheld
 }
 
 // NewServer starts a fake platform on a loopback port chosen by the system,
@@ -130,23 +154,27 @@ func newServer(cfg Config) *Server {
 		cfg.MaxRecords = DefaultMaxRecords
 	}
 	cfg.Tenants = append([]string(nil), cfg.Tenants...)
+	cfg.AllowedOrigins = append([]string(nil), cfg.AllowedOrigins...)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:     cfg,
-		log:     log,
-		tenants: make(map[string]bool, len(cfg.Tenants)),
-		ctx:     ctx,
-		cancel:  cancel,
-		changed: make(chan struct{}),
-		conns:   make(map[string]*conn),
-		store:   newStore(),
-		workers: make(map[chatKey]*worker),
-		respond: cfg.Responder,
-		ready:   cfg.ReadyDelay,
+		cfg:        cfg,
+		log:        log,
+		tenants:    make(map[string]bool, len(cfg.Tenants)),
+		ctx:        ctx,
+		cancel:     cancel,
+		changed:    make(chan struct{}),
+		conns:      make(map[string]*conn),
+		store:      newStore(),
+		workers:    make(map[chatKey]*worker),
+		respond:    cfg.Responder,
+		ready:      cfg.ReadyDelay,
+		strictJoin: cfg.StrictJoin,
+		variant:    cfg.Variant,
+		shape:      cfg.Shape,
 	}
 	for _, t := range cfg.Tenants {
 		s.tenants[t] = true
@@ -215,7 +243,10 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("GET /api/v1/chat/{id}/messages", s.rest(s.handleGetMessages, true))
 	mux.Handle("POST /api/v1/chat/{id}/messages", s.rest(s.handlePostMessage, true))
 	mux.Handle("/", s.rest(handleNotFound, false))
-	return mux
+	if s.cfg.ControlAPI {
+		s.controlRoutes(mux)
+	}
+	return s.cors(mux)
 }
 
 // goLocked starts f on a goroutine owned by the server, unless the server is
@@ -327,6 +358,14 @@ func (s *Server) WithholdReady(on bool) { s.setGate(&s.withhold, on) }
 func (s *Server) SetDuplicate(on bool) {
 	s.mu.Lock()
 	s.dup = on
+	s.mu.Unlock()
+}
+
+// SetStrictJoin switches Config.StrictJoin for chat_message frames read
+// from now on.
+func (s *Server) SetStrictJoin(on bool) {
+	s.mu.Lock()
+	s.strictJoin = on
 	s.mu.Unlock()
 }
 

@@ -54,7 +54,7 @@ func TestServer_HandshakeSendsFramesInOrder(t *testing.T) {
 }
 
 func TestServer_HandshakeKeepsGivenClientIDAndDoesNotJoinURLChat(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
+	srv := newServer(t, platformtest.Config{StrictJoin: true})
 	c := dial(t, srv, "acme", "client_id", "me-1", "chat_id", "chat-9")
 	est := c.next()
 	assert.Equal(t, "me-1", est.str("client_id"))
@@ -65,7 +65,8 @@ func TestServer_HandshakeKeepsGivenClientIDAndDoesNotJoinURLChat(t *testing.T) {
 	assert.Equal(t, "chat-9", conns[0].ChatID)
 	assert.Empty(t, conns[0].Joined, "a chat_id in the URL does not join the chat")
 
-	// Without join_chat, a message for the URL's chat is refused.
+	// Without join_chat, a message for the URL's chat is refused (strict
+	// joining).
 	c.say("chat-9", "m1", "hi")
 	f := c.until(protocol.TypeError)
 	assert.Equal(t, platformtest.CodeNotJoined, f.str("code"))

@@ -2,6 +2,8 @@ package platformtest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -163,6 +165,12 @@ func encode(ev event, v Variant, now time.Time) []byte {
 	if data == nil {
 		data = map[string]any{}
 	}
+	// An id the platform does not know is absent, not an empty string.
+	for _, k := range idKeys {
+		if data[k] == "" {
+			delete(data, k)
+		}
+	}
 	if (v&VariantProcessingNoID != 0 && ev.typ == protocol.TypeProcessing) ||
 		(v&VariantChunkNoID != 0 && ev.typ == protocol.TypeResponseChunk) {
 		for _, k := range messageIDKeys {
@@ -217,3 +225,51 @@ func seconds(d time.Duration) float64 { return d.Seconds() }
 
 // epochSeconds renders a time as fractional Unix seconds.
 func epochSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
+
+// ErrUnknownName is matched by the errors of ParseShape and ParseVariant
+// for a name they do not know.
+var ErrUnknownName = errors.New("platformtest: unknown name")
+
+// ParseShape returns the Shape named name, as Shape.String names it
+// ("flat", "nested", "full_text", "chunks_only", "chat_response"). An empty
+// name is ShapeFlat.
+func ParseShape(name string) (Shape, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return ShapeFlat, nil
+	}
+	for sh, n := range shapeNames {
+		if n == name {
+			return Shape(sh), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: shape %q; want one of %s", ErrUnknownName, name, strings.Join(shapeNames[:], ", "))
+}
+
+// ParseVariant returns the set of variants named in s, separated by "|" or
+// ",", as Variant.String names them ("legacy_types|camel_case"). An empty
+// s, or "canonical", is VariantCanonical.
+func ParseVariant(s string) (Variant, error) {
+	var v Variant
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == '|' || r == ',' }) {
+		part = strings.TrimSpace(part)
+		if part == "" || part == "canonical" {
+			continue
+		}
+		found := false
+		for _, n := range variantNames {
+			if n.name == part {
+				v |= n.v
+				found = true
+			}
+		}
+		if !found {
+			names := []string{"canonical"}
+			for _, n := range variantNames {
+				names = append(names, n.name)
+			}
+			return 0, fmt.Errorf("%w: variant %q; want names among %s, joined by |", ErrUnknownName, part, strings.Join(names, ", "))
+		}
+	}
+	return v, nil
+}

@@ -4,10 +4,15 @@
 //
 //	go run ./examples/fakeplatform                      # 127.0.0.1:8001, any tenant
 //	go run ./examples/fakeplatform -tenants acme -api-key k -ready-delay 500ms -chunk-delay 50ms -v
+//	go run ./examples/fakeplatform -variant legacy_types -shape nested -fail-pct 20 -latency 300ms
 //
 // REST lives under http://ADDR/api/v1 and the WebSocket at
 // ws://ADDR/api/v1/ws/chat?tenant_id=<tenant>. Every reply is "Echo: " and
-// the user's text, in -chunks pieces split at word boundaries. With -v every
+// the user's text, in -chunks pieces split at word boundaries. Browsers of
+// any origin may call the REST API (CORS; -cors-origins restricts them).
+// The control API under http://ADDR/_platform/ drives faults and lists what
+// the server saw, from this machine only (see platformtest.ControlPrefix);
+// its address and a curl example are printed at start. With -v every
 // connection and frame is logged (debug level) on stderr. SIGINT or SIGTERM
 // closes every connection (close code 1001) and exits 0.
 package main
@@ -21,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,9 +58,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	chunkDelay := fs.Duration("chunk-delay", 0, "pause before each response_chunk")
 	tenants := fs.String("tenants", "", "comma-separated accepted tenant ids (default: any non-empty tenant)")
 	apiKey := fs.String("api-key", "", "X-API-Key required on REST and WebSocket handshakes (default: none)")
-	autoRegister := fs.Bool("auto-register", false, "a chat_message for a chat the socket has not joined joins it (default: error not_joined)")
+	strictJoin := fs.Bool("strict-join", false, "answer a chat_message for a chat the socket has not joined with error not_joined (default: join it, as the platform does)")
 	maxLen := fs.Int("max-message-length", platformtest.DefaultMaxMessageLength, "longest user message accepted, in characters")
 	maxRecords := fs.Int("max-records", 10_000, "entries kept per inspection log (frames, handshakes, requests); negative: none")
+	variant := fs.String("variant", "canonical", "wire variant: names joined by | (legacy_types, camel_case, top_level_ids, processing_no_id, chunk_no_id, payload_key)")
+	shape := fs.String("shape", "flat", "reply shape: flat, nested, full_text, chunks_only or chat_response")
+	failPct := fs.Float64("fail-pct", 0, "share of questions, 0-100, answered with an error frame instead of a reply")
+	latency := fs.Duration("latency", 0, "pause before each reply's response_start (the model's latency)")
+	corsOrigins := fs.String("cors-origins", "*", "comma-separated browser origins allowed by CORS (\"*\": any; \"\": none)")
+	control := fs.Bool("control", true, "serve the control API under "+platformtest.ControlPrefix)
+	controlToken := fs.String("control-token", "", "bearer token required by the control API (default: none)")
+	controlRemote := fs.Bool("control-remote", false, "let clients not on this machine use the control API")
 	verbose := fs.Bool("v", false, "log every connection and frame (debug level)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,12 +79,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	switch {
 	case *chunks < 1:
 		return fmt.Errorf("-chunks %d: want at least 1", *chunks)
-	case *readyDelay < 0 || *chunkDelay < 0:
-		return errors.New("-ready-delay and -chunk-delay must not be negative")
+	case *readyDelay < 0 || *chunkDelay < 0 || *latency < 0:
+		return errors.New("-ready-delay, -chunk-delay and -latency must not be negative")
+	case *failPct < 0 || *failPct > 100:
+		return fmt.Errorf("-fail-pct %g: want 0 to 100", *failPct)
 	case *maxLen < 1:
 		return fmt.Errorf("-max-message-length %d: want at least 1", *maxLen)
 	case *maxRecords == 0:
 		*maxRecords = -1
+	}
+
+	v, err := platformtest.ParseVariant(*variant)
+	if err != nil {
+		return fmt.Errorf("-variant: %w", err)
+	}
+	sh, err := platformtest.ParseShape(*shape)
+	if err != nil {
+		return fmt.Errorf("-shape: %w", err)
 	}
 
 	level := slog.LevelInfo
@@ -79,11 +104,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := platformtest.Config{
-		ReadyDelay:       *readyDelay,
-		Responder:        platformtest.ChunkedResponder(*chunks, *chunkDelay),
+		ReadyDelay: *readyDelay,
+		Responder: platformtest.ResponderSpec{
+			Chunks: *chunks, ChunkDelay: *chunkDelay, Delay: *latency, FailPercent: *failPct,
+		}.Responder(),
+		Variant:          v,
+		Shape:            sh,
+		AllowedOrigins:   splitList(*corsOrigins),
+		ControlAPI:       *control,
+		ControlToken:     *controlToken,
+		ControlRemote:    *controlRemote,
 		Tenants:          splitList(*tenants),
 		APIKey:           *apiKey,
-		AutoRegister:     *autoRegister,
+		StrictJoin:       *strictJoin,
 		MaxMessageLength: *maxLen,
 		MaxRecords:       *maxRecords,
 		Logger:           logger,
@@ -102,8 +135,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "fakeplatform: REST      %s/api/v1 (health: %s%s)\n", srv.URL(), srv.URL(), protocol.PathHealthz)
 	fmt.Fprintf(stderr, "fakeplatform: WebSocket %s%s?tenant_id=<tenant>\n", srv.WSURL(), protocol.PathWebSocket)
-	fmt.Fprintf(stderr, "fakeplatform: %s, %s, ready delay %s, %d chunks, chunk delay %s; Ctrl-C to stop\n",
-		tenantNote, keyNote, *readyDelay, *chunks, *chunkDelay)
+	fmt.Fprintf(stderr, "fakeplatform: %s, %s, ready delay %s, %d chunks, chunk delay %s, latency %s, %g%% of questions failed, variant %s, shape %s\n",
+		tenantNote, keyNote, *readyDelay, *chunks, *chunkDelay, *latency, *failPct, v, sh)
+	fmt.Fprintf(stderr, "fakeplatform: CORS      %s\n", corsNote(cfg.AllowedOrigins))
+	if cfg.ControlAPI {
+		access := "this machine only"
+		if cfg.ControlRemote {
+			access = "any address"
+		}
+		auth, curlAuth := "no token", ""
+		if cfg.ControlToken != "" {
+			auth, curlAuth = "bearer token required", " -H 'Authorization: Bearer <token>'"
+		}
+		ctl := srv.URL() + platformtest.ControlPrefix
+		fmt.Fprintf(stderr, "fakeplatform: control   %s/ (%s, %s); faults: GET %s/faults\n", ctl, access, auth, ctl)
+		fmt.Fprintf(stderr, "fakeplatform:   e.g.    curl%s -X POST %s/faults/drop_all -d '{\"code\":1001}'\n", curlAuth, ctl)
+		fmt.Fprintf(stderr, "fakeplatform:           curl%s -X POST %s/faults/set_responder -d '{\"fail_pct\":50}'\n", curlAuth, ctl)
+		fmt.Fprintf(stderr, "fakeplatform:           curl%s %s/connections\n", curlAuth, ctl)
+	}
+	fmt.Fprintln(stderr, "fakeplatform: Ctrl-C to stop")
 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "fakeplatform: shutting down")
@@ -111,6 +161,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	srv.Close()
 	fmt.Fprintf(stderr, "fakeplatform: stopped in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// corsNote describes the CORS setting for the start banner.
+func corsNote(origins []string) string {
+	switch {
+	case len(origins) == 0:
+		return "off: browsers cannot call the REST API (-cors-origins)"
+	case slices.Contains(origins, "*"):
+		return "any origin may call the REST API from a browser (-cors-origins to restrict)"
+	}
+	return "browser origins allowed: " + strings.Join(origins, ", ")
 }
 
 // splitList splits a comma-separated list, dropping blanks.
