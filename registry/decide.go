@@ -447,7 +447,7 @@ func (l *Ledger) failed(e *entry, in Input, now time.Time, out []Decision) []Dec
 		d := e.decision(DecideRetry)
 		d.Err, d.After = in.Err, in.RetryAfter
 		e.retrying = true
-		e.awaiting, e.parked = false, nil
+		e.awaiting, e.parked, e.resend, e.handed = false, nil, false, false
 		// The failed attempt's ids name nothing any more: a late reply to
 		// it is a duplicate, never the retry's.
 		for _, id := range e.ids {
@@ -483,7 +483,7 @@ func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Deci
 		return out
 	}
 	e.done = true
-	e.awaiting, e.parked, e.retrying = false, nil, false
+	e.awaiting, e.parked, e.retrying, e.resend, e.handed = false, nil, false, false, false
 	out = l.setStatus(e, StatusFailed, err, out)
 	d := e.decision(DecideFail)
 	d.Err = err
@@ -529,7 +529,7 @@ func (l *Ledger) Written(wire string, conn uint64, now time.Time, out []Decision
 	if e == nil || e.wire != wire || e.done || e.retrying {
 		return out
 	}
-	e.handed = false
+	e.handed, e.resend = false, false
 	if e.status <= StatusSent {
 		e.activity = now // a re-sent message's timeout starts again
 	}
