@@ -403,6 +403,9 @@ func (l *Ledger) complete(e *entry, in Input, recovered bool, out []Decision) []
 		d.MessageID = e.replyID
 	}
 	out = append(out, d)
+	if !recovered {
+		l.mapID(e, in.MessageID) // a later copy of the reply is a duplicate
+	}
 	l.forget(e)
 	return out
 }
@@ -463,6 +466,8 @@ func (l *Ledger) failed(e *entry, in Input, now time.Time, out []Decision) []Dec
 		out = append(out, d)
 		return l.release(e.chat, now, out)
 	}
+	// The platform will not answer it: a history recovery may pass over it.
+	l.refused.add(e.serverID)
 	return l.fail(e, in.Err, now, out)
 }
 

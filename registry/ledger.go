@@ -100,6 +100,7 @@ type Ledger struct {
 	byID     map[string]*entry // live messages by the ids frames carry: wire ids and platform ids
 	chats    map[ChatKey]*line
 	finished finishedSet
+	refused  finishedSet // platform ids of messages the platform failed with an error frame
 }
 
 // line is one chat's messages in send order, from Add until forgotten.
@@ -154,6 +155,7 @@ func NewLedger(cfg LedgerConfig) *Ledger {
 		byID:     map[string]*entry{},
 		chats:    map[ChatKey]*line{},
 		finished: finishedSet{limit: cfg.Finished, ids: map[string]struct{}{}},
+		refused:  finishedSet{limit: cfg.Finished, ids: map[string]struct{}{}},
 	}
 }
 

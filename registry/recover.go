@@ -127,7 +127,7 @@ func (l *Ledger) Recover(chat ChatKey, hist []HistoryItem, now time.Time, out []
 		case pos >= 0 && hasKey(byReplyTo, hist[pos].ID):
 			answer = byReplyTo[hist[pos].ID]
 		case pos >= 0 && !linked:
-			answer = answerByPlace(hist, pos)
+			answer = answerByPlace(hist, pos, &l.refused)
 		}
 		if answer < 0 {
 			continue
@@ -164,15 +164,19 @@ func findByText(hist []HistoryItem, text string, floor int, claimed map[string]b
 }
 
 // answerByPlace returns the index of the reply immediately after the user
-// message at pos, or -1 when there is none or when it could answer an
-// unanswered user message before pos (the platform stored the next question
-// before the previous answer).
-func answerByPlace(hist []HistoryItem, pos int) int {
+// message at pos, or -1 when there is none, or when a user message right
+// before pos could be the one it answers (the platform stores a question
+// when it comes, so two quick questions stand before both replies): that
+// is, unless every user message in the run before pos is one the platform
+// refused with an error, and so will never answer.
+func answerByPlace(hist []HistoryItem, pos int, refused *finishedSet) int {
 	if pos+1 >= len(hist) || !hist[pos+1].Assistant {
 		return -1
 	}
-	if pos > 0 && !hist[pos-1].Assistant {
-		return -1 // ambiguous: that question may be the one answered
+	for i := pos - 1; i >= 0 && !hist[i].Assistant; i-- {
+		if !refused.has(hist[i].ID) {
+			return -1 // ambiguous: that question may be the one answered
+		}
 	}
 	return pos + 1
 }
