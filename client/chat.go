@@ -92,10 +92,14 @@ func newChat(c *Client) *Chat {
 // which it starts if needed. When the platform cannot create the chat (5xx
 // or a network error), the chat opens degraded: it joins with
 // {"create": true} and learns its id from the platform. A 4xx answer is
-// returned as a *protocol.APIError.
+// returned as a *protocol.APIError; a ctx that ends first returns ctx's
+// error and creates no chat.
 func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the platform must not create a chat the caller abandoned
 	}
 	ch := newChat(c)
 	ch.title = opts.Title
@@ -108,6 +112,10 @@ func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
 			ch.title = resp.Title
 		}
 		ch.created = parseTime(resp.CreatedAt, c.clock.Now())
+	case ctx.Err() != nil:
+		// The caller's own deadline or cancellation is not a platform
+		// failure: no degraded chat, which would create the chat later.
+		return nil, ctx.Err()
 	case degradable(err):
 		c.log.Warn("miptech: chat creation failed; continuing degraded", "err", err)
 		ch.needsCreate = true

@@ -70,9 +70,20 @@ func TestCorrelation_ReplyNamingAnAnsweredMessageIsADuplicateAndAnswersNoOther(t
 	require.NoError(t, err)
 	syncCallbacks(t, c) // the first reply's callbacks may still be queued
 	completes := collectCompletes(chat)
+	processing := make(chan string, 4)
+	chat.OnProcessing(func(e ProcessingEvent) { processing <- e.ClientMessageID })
 	m2, err := chat.Send(ctx, "withheld")
 	require.NoError(t, err)
 	waitStatus(t, ctx, chat, m2.ID(), registry.StatusDelivered)
+	// The platform's last frame about m2 is processing: the counter is read
+	// once it has been handled.
+	for id := ""; id != m2.ID(); {
+		select {
+		case id = <-processing:
+		case <-ctx.Done():
+			t.Fatal("no processing event for the second message")
+		}
+	}
 	before := c.Stats().DuplicatesDropped
 
 	for _, typ := range []string{protocol.TypeMessageReceived, protocol.TypeResponseComplete, protocol.TypeResponseChunk} {
@@ -109,6 +120,8 @@ func TestCorrelation_LateReplyByMappedServerIDAnswersOnlyTheTimedOutMessage(t *t
 	require.NoError(t, c.Connect(ctx))
 	late := make(chan Reply, 4)
 	chat.OnComplete(func(e CompleteEvent) { late <- e.Reply })
+	processing := make(chan string, 4)
+	chat.OnProcessing(func(e ProcessingEvent) { processing <- e.ClientMessageID })
 
 	m1, err := chat.Send(ctx, "slow")
 	require.NoError(t, err)
@@ -121,6 +134,15 @@ func TestCorrelation_LateReplyByMappedServerIDAnswersOnlyTheTimedOutMessage(t *t
 	m2, err := chat.Send(ctx, "next")
 	require.NoError(t, err)
 	waitStatus(t, ctx, chat, m2.ID(), registry.StatusDelivered)
+	// The platform's last frame about m2 is processing: the counter is read
+	// once it has been handled.
+	for id := ""; id != m2.ID(); {
+		select {
+		case id = <-processing:
+		case <-ctx.Done():
+			t.Fatal("no processing event for the second message")
+		}
+	}
 	before := c.Stats().DuplicatesDropped
 
 	// The late reply names no client_message_id, only the server id that

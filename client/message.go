@@ -242,11 +242,13 @@ func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, 
 	}
 	w.attempt++
 	w.wire, w.payload, w.ctx = wire, payload, ctx
+	if w.done {
+		w.doneCh = make(chan struct{}) // the failure's was closed; an automatic retry keeps its own
+	}
 	w.done, w.err, w.reply = false, nil, Reply{}
 	w.pieces, w.chunked, w.sentAt = nil, false, time.Time{}
 	w.merged.Reset()
 	w.mergedN = 0
-	w.doneCh = make(chan struct{})
 	w.wake()
 	c.applyLocked(ds)
 	return ch.item(ctx, w), nil

@@ -365,6 +365,7 @@ func (l *Ledger) completeOrHold(e *entry, in Input, recovered bool, now time.Tim
 	if in.HasText && len(in.Text) > l.cfg.MaxReplyBytes {
 		return l.fail(e, ErrReplyTooLarge, now, out)
 	}
+	e.awaiting = false // its reply came: nothing to look for in the history
 	if !e.done && l.heldBack(e) {
 		held := in
 		e.parked, e.parkedRec = &held, recovered
