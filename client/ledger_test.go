@@ -2,9 +2,9 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
