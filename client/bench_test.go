@@ -85,6 +85,11 @@ func benchReader(c *Client, conn *wsConn, mt int, data []byte) {
 		c.log.Warn("miptech: dropped an undecodable frame", "err", err)
 		return
 	}
+	if ev, err = c.admit(ev); err != nil {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("miptech: dropped a frame that breaks the protocol", "err", err)
+		return
+	}
 	c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
 	if ev.Key != "" && c.dedup.Seen(ev.Key) {
 		c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)

@@ -130,10 +130,12 @@ func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
 }
 
 // OpenChat opens an existing conversation by id and joins it on the
-// connection, which it starts if needed.
+// connection, which it starts if needed. An id that is empty, "." or "..",
+// holds a slash, a backslash or a control character, or is longer than
+// MaxChatIDBytes is refused with an error matching ErrValidation.
 func (c *Client) OpenChat(ctx context.Context, chatID string) (*Chat, error) {
-	if strings.TrimSpace(chatID) == "" {
-		return nil, &ValidationError{Reason: "empty chat id"}
+	if err := checkChatID(chatID); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -413,7 +413,8 @@ func (c *Client) emitError(kind ErrorKind, err error, chatID string) {
 	})
 }
 
-// Close closes the connection with a normal close (1000), fails every waiter
+// Close closes the connection with a normal close (1000), closes the idle
+// connections of the SDK's own HTTP transport, fails every waiter
 // and queued message with ErrClosed, runs the callbacks of the events that
 // arrived before it (the last being the change to disconnected), stops every
 // goroutine and returns when they have exited, or when ctx ends (then with
@@ -432,6 +433,7 @@ func (c *Client) Close(ctx context.Context) error {
 		conn := c.conn
 		chats := append([]*Chat(nil), c.chats...)
 		c.mu.Unlock()
+		c.rest.closed.Store(true) // a REST call ending from now on keeps no idle connection
 		if conn != nil {
 			conn.closeNormal() // before cancel, which lets serve close the socket
 		}
@@ -458,6 +460,9 @@ func (c *Client) Close(ctx context.Context) error {
 			for _, r := range expired {
 				c.failItem(r.Item, ErrClosed)
 			}
+			// The SDK's own transport keeps no keep-alive connection (nor
+			// its goroutines) past Close; a user's HTTP client is left alone.
+			c.rest.closeIdle()
 			close(c.closeDone)
 		}()
 	})

@@ -71,11 +71,15 @@ type Config struct {
 	WSURL string
 	// TenantID identifies the tenant. Required.
 	TenantID string
-	// APIKey is sent as X-API-Key on REST requests and on the handshake. It is
-	// never logged and never put in a URL or an error.
+	// APIKey is sent as X-API-Key on REST requests and on the handshake, to
+	// the origin of APIURL and WSURL only (a redirect to another origin is
+	// refused). It is never logged and never put in a URL or an error; when
+	// the platform echoes it, it is replaced by [REDACTED].
 	APIKey string
 	// Token, when set, supplies a bearer token: Authorization header on REST,
-	// subprotocols "bearer", <token> on the handshake.
+	// subprotocols "bearer", <token> on the handshake. The last
+	// MaxRememberedTokens distinct values it returned are redacted like the
+	// API key.
 	Token TokenSource
 	// ClientID, when set, is sent as the client_id query parameter.
 	ClientID string
@@ -84,7 +88,11 @@ type Config struct {
 	// cross the network in clear text.
 	AllowInsecure bool
 
-	// HTTPClient is used for REST calls. Zero means a client with RESTTimeout.
+	// HTTPClient is used for REST calls. Zero means the SDK's own client,
+	// with RESTTimeout, on a transport cloned from http.DefaultTransport whose
+	// idle connections Close closes. A client given here is copied (never
+	// changed) and never closed; the SDK's redirect policy runs before its
+	// CheckRedirect: a redirect to another scheme, host or port is refused.
 	HTTPClient *http.Client
 	// RESTTimeout bounds each REST request. Zero means 30 s.
 	RESTTimeout time.Duration
@@ -173,6 +181,9 @@ type Config struct {
 
 	clock clock.Clock // tests inject a fake clock
 	rand  func() float64
+
+	secrets   *redactor       // the credentials to redact; set by withDefaults
+	transport *http.Transport // the SDK's own transport, nil for a user HTTPClient
 }
 
 // ConfigError reports an invalid Config field.
@@ -316,11 +327,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SendMode != SendWebSocket && c.SendMode != SendREST {
 		return c, &ConfigError{"SendMode", "must be SendWebSocket or SendREST"}
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: c.RESTTimeout}
-	}
+	c.secrets = newRedactor(c.APIKey)
+	c.Token = c.secrets.tokenSource(c.Token)
+	c.HTTPClient, c.transport = httpClient(c.HTTPClient, c.RESTTimeout, c.secrets)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	} else if c.APIKey != "" || c.Token != nil {
+		c.Logger = slog.New(redactHandler{c.Logger.Handler(), c.secrets})
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}

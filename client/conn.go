@@ -354,7 +354,7 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 	c.conn = conn
 	c.setStateLocked(StateConnected, nil, 0, 0)
 	c.mu.Unlock()
-	c.log.Debug("miptech: socket open", "url", c.cfg.WSURL+protocol.PathWebSocket)
+	c.log.Debug("miptech: socket open", "url", logURL{u, c.cfg.secrets}, "header", logHeader{h, c.cfg.secrets})
 	conn.wg.Add(2)
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.read(conn) }()
@@ -532,6 +532,11 @@ func (c *Client) read(conn *wsConn) {
 			c.log.Warn("miptech: dropped an undecodable frame", "err", err)
 			continue
 		}
+		if ev, err = c.admit(ev); err != nil { // credentials redacted, chat id checked
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("miptech: dropped a frame that breaks the protocol", "err", err)
+			continue
+		}
 		c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
 		// Wait for room before the key is recorded: an event dropped here
 		// because the connection is going must not make a later copy of it
@@ -555,7 +560,7 @@ func (c *Client) readError(err error) error {
 		if ce.Code == websocket.CloseAbnormalClosure {
 			tr = protocol.Trigger{Cause: protocol.CauseNetwork}
 		}
-		return &ConnectError{Trigger: tr, Reason: ce.Text, Retryable: protocol.Lookup(tr).Retry}
+		return &ConnectError{Trigger: tr, Reason: c.cfg.secrets.string(ce.Text), Retryable: protocol.Lookup(tr).Retry}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

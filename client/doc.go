@@ -62,8 +62,21 @@
 // ErrChatLeft. Typed
 // errors for errors.As: *ConnectError (close code or handshake status),
 // *FailedError, *ValidationError, *PlatformError (an error frame),
-// *RateLimitError, *NetworkError, *ConfigError, and protocol.APIError for
-// REST answers.
+// *RateLimitError, *NetworkError, *ConfigError, *RedirectError (a REST
+// redirect to another origin, refused), and protocol.APIError for REST
+// answers.
+//
+// # Credentials
+//
+// The API key, the tenant headers and the bearer token go only to the
+// origin of Config.APIURL and Config.WSURL: a REST redirect to another
+// scheme, host or port is refused (*RedirectError), with the SDK's HTTP
+// client or the user's. The key and the tokens the TokenSource returned are
+// replaced by [REDACTED] in what the platform sends back (error bodies,
+// error frames, close reasons) and in every log line. Chat ids that would
+// change a request path ("..", "a/b") are refused, from the caller and from
+// the platform. Without Config.HTTPClient the SDK owns its transport and
+// Close closes its idle connections. See the README's Credentials section.
 //
 // # Testing
 //

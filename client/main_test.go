@@ -1,8 +1,14 @@
 package client
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +21,48 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(platformProcessEnv) != "" {
+		os.Exit(servePlatformProcess())
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// platformProcessEnv, set to an API key, makes the test binary serve a fake
+// platform instead of running the tests (see StartPlatformProcess).
+const platformProcessEnv = "MIPTECH_TEST_PLATFORM_PROCESS_KEY"
+
+// servePlatformProcess serves a fake platform requiring the API key in
+// platformProcessEnv, prints its URL on a line of stdout, and stops when
+// stdin is closed (the parent test ended, or died).
+func servePlatformProcess() int {
+	srv := platformtest.NewServer(platformtest.Config{APIKey: os.Getenv(platformProcessEnv)})
+	defer srv.Close()
+	fmt.Println(srv.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// StartPlatformProcess runs a fake platform requiring apiKey in another
+// process (this test binary, re-executed) and returns its URL. The process
+// stops at the end of the test. Its goroutines are not this process's: a
+// goleak check sees only the client's.
+func StartPlatformProcess(t testing.TB, apiKey string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), platformProcessEnv+"="+apiKey)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "the platform process printed no URL")
+	return strings.TrimSpace(line)
 }
 
 const testTenant = "tenant-test"

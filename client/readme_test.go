@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,11 +75,60 @@ func readmeErrors(ctx context.Context, chat *client.Chat, text string) string {
 	var pe *client.PlatformError
 	var re *client.RateLimitError
 	var ae *protocol.APIError
+	var rd *client.RedirectError
 	switch {
-	case errors.As(err, &ce), errors.As(err, &pe), errors.As(err, &re), errors.As(err, &ae):
+	case errors.As(err, &ce), errors.As(err, &pe), errors.As(err, &re), errors.As(err, &ae), errors.As(err, &rd):
 		return "typed"
 	}
 	return "ok"
+}
+
+// readmeTokenSource is the README's credentials section: a token source
+// that caches the token and renews it a minute before it expires.
+func readmeTokenSource(apiURL string, fetchToken func(context.Context) (string, time.Time, error)) (*client.Client, error) {
+	var (
+		mu      sync.Mutex
+		token   string
+		expires time.Time
+	)
+	c, err := client.New(client.Config{
+		APIURL:   apiURL,
+		TenantID: "acme",
+		APIKey:   os.Getenv("MIPTECH_API_KEY"),
+		Token: func(ctx context.Context) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Until(expires) < time.Minute {
+				t, exp, err := fetchToken(ctx) // your identity provider
+				if err != nil {
+					return "", err
+				}
+				token, expires = t, exp
+			}
+			return token, nil
+		},
+	})
+	return c, err
+}
+
+func TestREADME_TokenSource(t *testing.T) {
+	srv := platformtest.NewServer(platformtest.Config{})
+	defer srv.Close()
+	var fetched int
+	c, err := readmeTokenSource(srv.URL(), func(context.Context) (string, time.Time, error) {
+		fetched++
+		return fmt.Sprint("token-", fetched), time.Now().Add(time.Hour), nil
+	})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	chat, err := c.NewChat(t.Context(), client.ChatOptions{})
+	require.NoError(t, err)
+	_, err = chat.Ask(t.Context(), "hello")
+	require.NoError(t, err)
+	require.Equal(t, 1, fetched, "the token is cached")
+	for _, r := range srv.RESTRequests() {
+		require.Equal(t, "Bearer token-1", r.Header.Get("Authorization"))
+	}
 }
 
 // readmeStateLoop is the README's iterator example; it returns when ctx

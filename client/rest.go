@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -24,8 +26,9 @@ const maxRESTBody = 8 << 20
 // Client.REST. It is safe for concurrent use; every call honours its context
 // and Config.RESTTimeout.
 type REST struct {
-	cfg   Config
-	clock clock.Clock
+	cfg    Config
+	clock  clock.Clock
+	closed atomic.Bool // the Client was closed: no idle connection is kept
 }
 
 func newREST(cfg Config) *REST {
@@ -51,23 +54,37 @@ func (r *REST) health(ctx context.Context, retry bool) (protocol.Health, error) 
 }
 
 // CreateChat creates a conversation with POST /api/v1/chat/. It is not
-// retried: a retry could create two chats.
+// retried: a retry could create two chats. An answer whose chat id is not a
+// valid one (see Client.OpenChat) is an error matching ErrValidation.
 func (r *REST) CreateChat(ctx context.Context, req protocol.CreateChatRequest) (protocol.CreateChatResponse, error) {
 	var resp protocol.CreateChatResponse
-	err := r.do(ctx, http.MethodPost, protocol.PathChats, req, &resp, false)
-	return resp, err
+	if err := r.do(ctx, http.MethodPost, protocol.PathChats, req, &resp, false); err != nil {
+		return resp, err
+	}
+	if err := checkChatID(resp.ChatID); err != nil {
+		return protocol.CreateChatResponse{}, fmt.Errorf("client: the platform created a chat with an unusable id: %w", err)
+	}
+	return resp, nil
 }
 
 // PostMessage posts a user message with POST /api/v1/chat/{id}/messages. It
-// is never retried, so that a message is never posted twice.
+// is never retried, so that a message is never posted twice. An invalid chat
+// id is refused with an error matching ErrValidation.
 func (r *REST) PostMessage(ctx context.Context, chatID, content string, metadata map[string]any) error {
+	if err := checkChatID(chatID); err != nil {
+		return err
+	}
 	body := protocol.SendMessageRequest{Content: content, Role: protocol.RoleUser, Metadata: metadata}
 	return r.do(ctx, http.MethodPost, protocol.PathChatMessages(chatID), body, nil, false)
 }
 
 // History returns a chat's messages with GET /api/v1/chat/{id}/messages,
-// accepting both answer shapes ({"items": [...]} and a bare array).
+// accepting both answer shapes ({"items": [...]} and a bare array). An
+// invalid chat id is refused with an error matching ErrValidation.
 func (r *REST) History(ctx context.Context, chatID string) ([]protocol.HistoryMessage, error) {
+	if err := checkChatID(chatID); err != nil {
+		return nil, err
+	}
 	var raw json.RawMessage
 	if err := r.do(ctx, http.MethodGet, protocol.PathChatMessages(chatID), nil, &raw, true); err != nil {
 		return nil, err
@@ -114,7 +131,7 @@ func (r *REST) do(ctx context.Context, method, path string, in, out any, idempot
 		if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
 			wait = apiErr.RetryAfter
 		}
-		r.cfg.Logger.Debug("miptech: retrying REST call", "method", method, "path", path, "attempt", i, "wait", wait, "err", err)
+		r.cfg.Logger.Debug("miptech: retrying REST call", "method", method, "path", logURL{path, r.cfg.secrets}, "attempt", i, "wait", wait, "err", err)
 		t := r.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -143,8 +160,17 @@ func (r *REST) once(ctx context.Context, method, path string, body []byte, out a
 	if err := setAuthHeaders(ctx, req.Header, r.cfg, true); err != nil {
 		return err
 	}
+	if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		r.cfg.Logger.Debug("miptech: REST request", "method", method, "url", logURL{req.URL.String(), r.cfg.secrets},
+			"header", logHeader{req.Header, r.cfg.secrets})
+	}
+	defer r.afterCall() // after the body is closed and its connection idle
 	resp, err := r.cfg.HTTPClient.Do(req)
 	if err != nil {
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return re
+		}
 		return &NetworkError{Op: method + " " + path, Err: redactURLError(err)}
 	}
 	defer resp.Body.Close()
@@ -153,7 +179,10 @@ func (r *REST) once(ctx context.Context, method, path string, body []byte, out a
 		return &NetworkError{Op: method + " " + path, Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return protocol.ParseAPIError(resp.StatusCode, resp.Header.Get(protocol.HeaderRetryAfter), data, r.clock.Now())
+		// The body is the platform's: the credentials are taken out before
+		// it is parsed (and cut), and out of every field after.
+		apiErr := protocol.ParseAPIError(resp.StatusCode, resp.Header.Get(protocol.HeaderRetryAfter), r.cfg.secrets.bytes(data), r.clock.Now())
+		return r.cfg.secrets.apiError(apiErr)
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -166,6 +195,23 @@ func (r *REST) once(ctx context.Context, method, path string, body []byte, out a
 		return fmt.Errorf("client: decode answer of %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// afterCall closes the idle connections of the SDK's own transport once the
+// Client is closed, so that a call that ends after Close leaves no
+// keep-alive connection behind.
+func (r *REST) afterCall() {
+	if r.closed.Load() {
+		r.closeIdle()
+	}
+}
+
+// closeIdle closes the idle connections of the SDK's own transport; a
+// user-supplied HTTP client is left alone.
+func (r *REST) closeIdle() {
+	if r.cfg.transport != nil {
+		r.cfg.transport.CloseIdleConnections()
+	}
 }
 
 // NetworkError is a REST call that got no HTTP answer. It is retryable.

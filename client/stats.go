@@ -40,7 +40,8 @@ type Stats struct {
 	DuplicatesDropped uint64
 	// IsolationDrops counts inbound events for chats not open on this client.
 	IsolationDrops uint64
-	// DecodeErrors counts inbound frames that could not be decoded.
+	// DecodeErrors counts inbound frames dropped as protocol errors: frames
+	// that could not be decoded, and frames carrying an invalid chat id.
 	DecodeErrors uint64
 	// DispatcherStalls counts the times the socket reader waited for slow
 	// callbacks.

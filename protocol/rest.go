@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // REST paths, relative to the API URL.
@@ -18,9 +19,16 @@ const (
 )
 
 // PathChatMessages returns the path of a chat's messages, with the chat id
-// escaped as one path segment.
+// escaped as one path segment. It never holds a dot segment: url.PathEscape
+// leaves "." and ".." as they are, which a normalising proxy would resolve
+// (/api/v1/chat/../messages is /api/v1/messages), so their dots are
+// percent-encoded. Callers should refuse such ids before (the client does).
 func PathChatMessages(chatID string) string {
-	return fmt.Sprintf(pathChatMessagesF, url.PathEscape(chatID))
+	seg := url.PathEscape(chatID)
+	if seg == "." || seg == ".." {
+		seg = strings.ReplaceAll(seg, ".", "%2E")
+	}
+	return fmt.Sprintf(pathChatMessagesF, seg)
 }
 
 // Headers sent on every REST request and on the WebSocket handshake.

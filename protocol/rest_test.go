@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -155,4 +157,22 @@ func TestParseHistory(t *testing.T) {
 
 func TestPathChatMessages(t *testing.T) {
 	assert.Equal(t, "/api/v1/chat/7f0c2c1e/messages", PathChatMessages("7f0c2c1e"))
+	assert.Equal(t, "/api/v1/chat/a%2Fb/messages", PathChatMessages("a/b"))
+	assert.Equal(t, "/api/v1/chat/.../messages", PathChatMessages("..."), "not a dot segment")
+}
+
+// A dot id never makes a dot segment, which a normalising proxy would
+// resolve (/api/v1/chat/../messages is /api/v1/messages); the request keeps
+// the escaped form on the wire.
+func TestPathChatMessages_NeverADotSegment(t *testing.T) {
+	for _, id := range []string{".", ".."} {
+		p := PathChatMessages(id)
+		for _, seg := range strings.Split(p, "/") {
+			assert.NotContains(t, []string{".", ".."}, seg, "%q gives %q", id, p)
+		}
+		u, err := url.Parse("https://api.example.com" + p)
+		require.NoError(t, err)
+		assert.Equal(t, p, u.EscapedPath(), "the escaped form is what is sent")
+		assert.Equal(t, "https://api.example.com"+p, u.ResolveReference(&url.URL{}).String(), "resolving keeps the segment")
+	}
 }
