@@ -124,9 +124,8 @@ func (c *Client) applyStatus(w *waiter, d registry.Decision, now time.Time) {
 // applyChunk records a piece of w's reply for its readers and reports it.
 func (c *Client) applyChunk(w *waiter, d registry.Decision, now time.Time) {
 	p := d.Piece
-	if p.Replace {
-		w.pieces = w.pieces[:0]
-	}
+	// The log is append-only, a Replace included, so that a reader's place
+	// in it stays valid.
 	w.pieces = append(w.pieces, Chunk{Text: p.Text, Index: p.Index, Offset: p.Offset, Replace: p.Replace})
 	w.wake()
 	if !w.chunked && !w.sentAt.IsZero() && !d.Late {

@@ -38,10 +38,12 @@ type chaosSize struct {
 // chaosMsg is one user message of a chaos run and its outcome, as its
 // sender saw it.
 type chaosMsg struct {
-	text  string
-	id    string // client_message_id; "" when Send failed
-	reply Reply
-	err   error
+	text   string
+	id     string // client_message_id; "" when Send failed
+	reply  Reply
+	err    error
+	stream bool   // the outcome was read from Message.Chunks, not Wait
+	shown  string // what the stream showed: chunks joined, restarted at a Replace
 }
 
 // chaosChat is one conversation of a chaos run: the messages its sender sent
@@ -55,6 +57,7 @@ type chaosChat struct {
 
 	mu        sync.Mutex
 	completes []CompleteEvent
+	chunks    map[string]*strings.Builder // OnChunk texts by client_message_id, restarted at a Replace
 }
 
 func (cc *chaosChat) completeLog() []CompleteEvent {
@@ -160,6 +163,20 @@ func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
 				cc.completes = append(cc.completes, e)
 				cc.mu.Unlock()
 			})
+			cc.chunks = map[string]*strings.Builder{}
+			cc.chat.OnChunk(func(e ChunkEvent) {
+				cc.mu.Lock()
+				defer cc.mu.Unlock()
+				b := cc.chunks[e.ClientMessageID]
+				if b == nil {
+					b = &strings.Builder{}
+					cc.chunks[e.ClientMessageID] = b
+				}
+				if e.Replace {
+					b.Reset()
+				}
+				b.WriteString(e.Text)
+			})
 			chats = append(chats, cc)
 		}
 		require.NoError(t, c.Connect(ctx))
@@ -182,12 +199,30 @@ func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
 				// Every message gets its outcome well within a minute: the
 				// response timeout, after at most a few reconnects.
 				wctx, cancel := context.WithTimeout(ctx, time.Minute)
-				f.m.reply, f.m.err = f.msg.Wait(wctx)
+				if f.m.stream {
+					var shown strings.Builder
+					for c, err := range f.msg.Chunks(wctx) {
+						switch {
+						case err != nil:
+							f.m.err = err
+						case c.Done:
+							f.m.reply = c.Reply
+						case c.Replace:
+							shown.Reset()
+							fallthrough
+						default:
+							shown.WriteString(c.Text)
+						}
+					}
+					f.m.shown = shown.String()
+				} else {
+					f.m.reply, f.m.err = f.msg.Wait(wctx)
+				}
 				cancel()
 				progress <- struct{}{}
 			}
 			for i := range size.messages {
-				m := &chaosMsg{text: fmt.Sprintf("%s message %d", cc.name, i)}
+				m := &chaosMsg{text: fmt.Sprintf("%s message %d", cc.name, i), stream: i%2 == 1}
 				cc.msgs = append(cc.msgs, m)
 				msg, err := cc.chat.Send(ctx, m.text)
 				if err != nil {
@@ -285,6 +320,12 @@ func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
 				assert.Equal(t, platformtest.ReplyText(m.text), m.reply.Text, "%s message %d: wrong reply text", cc.name, i)
 				assert.Equal(t, m.id, m.reply.ClientMessageID, "%s message %d: reply of another message", cc.name, i)
 				assert.False(t, m.reply.Late, "%s message %d: Wait returned a late reply", cc.name, i)
+				if m.stream {
+					assert.Equal(t, m.reply.Text, m.shown, "%s message %d: the stream's chunks do not add up to the reply", cc.name, i)
+				}
+				if b := cc.chunks[m.id]; b != nil {
+					assert.Equal(t, m.reply.Text, b.String(), "%s message %d: the chunk callbacks do not add up to the reply", cc.name, i)
+				}
 				assert.Equal(t, 1, onTime[m.id], "%s message %d: OnComplete count for an answered message", cc.name, i)
 				assert.Zero(t, lateFor[m.id], "%s message %d: a late reply for an answered message", cc.name, i)
 				continue

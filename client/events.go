@@ -203,13 +203,16 @@ func (ch *Chat) State() ChatState {
 	slices.Sort(s.TypingUsers)
 	if w := ch.stream; w != nil {
 		var b strings.Builder
+		n := 0
 		for _, p := range w.pieces {
 			if p.Replace {
 				b.Reset()
+				n = 0
 			}
 			b.WriteString(p.Text)
+			n++
 		}
-		s.Stream = StreamState{Active: true, MessageID: ch.streamID, Chunks: len(w.pieces), Text: b.String()}
+		s.Stream = StreamState{Active: true, MessageID: ch.streamID, Chunks: n, Text: b.String()}
 	}
 	return s
 }
