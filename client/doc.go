@@ -31,25 +31,64 @@
 //
 // While the connection is down, chat messages and typing frames wait in a
 // bounded queue (Config.QueueSize, 50 by default); a full queue refuses a new
-// message with ErrQueueFull. Messages written but not acknowledged when the
-// connection was lost are re-sent with the same client_message_id; replies
-// lost with the connection are recovered from the chat history. A chat's
-// replies are delivered in send order: a reply that arrives while the reply
-// to an earlier message is still being looked for in the history waits for
-// it, at most until that recovery ends (three looks, a second apart). Inbound
-// events are normalized (every field spelling the platform has used is
-// understood) and deduplicated, and reach only the chat they belong to.
+// message with ErrQueueFull. Inbound events are normalized (every field
+// spelling the platform has used is understood) and deduplicated, and reach
+// only the chat they belong to.
+//
+// # Messages and their replies
+//
+// Every message sent gets exactly one outcome, returned to its sender
+// (Message.Wait, Chat.Ask, the last value of Message.Chunks): its own reply,
+// or an error. One ledger (registry.Ledger) decides which message each frame
+// is about and when a reply may be delivered; the client only carries out
+// its decisions. What that promises:
+//
+//   - Its own reply. A frame that names a message (client_message_id, or a
+//     platform id learned from it) is about that message only; a frame about
+//     a message that already has its outcome is counted as a duplicate and
+//     answers no other. A frame that names nothing goes to the reply
+//     streaming now, else to the oldest message waiting.
+//   - In order. A chat's replies are delivered in send order: a reply waits
+//     while an earlier message of its chat is having its reply recovered.
+//   - Across lost connections. A message written and never acknowledged is
+//     re-sent with the same client_message_id (a second reply to it is a
+//     duplicate). A message acknowledged and not answered has its reply
+//     looked for in the chat history (Reply.Recovered), until it is found,
+//     the message times out (ErrResponseTimeout), or the platform has no
+//     history (ErrReplyLost). A reply is taken from the history only when the
+//     pairing is certain: a reply that names its question, or the reply right
+//     after it with no unanswered question before it; otherwise the message
+//     times out rather than receive a reply that may not be its own.
+//   - Promptly. When the connection fails for good (state failed), every
+//     message still waiting fails at once with an error matching ErrFailed.
+//     A caller's context ending returns ctx.Err(); ErrExpired is only for a
+//     message that outlived Config.QueueTTL in the queue.
+//   - Streams that add up. The texts of a message's chunks (Message.Chunks,
+//     Chat.Stream, Chat.OnChunk), concatenated, equal the reply's text;
+//     where the text had to be rewritten (a reply restarted after a lost
+//     connection, recovered from the history, or whose final text differs
+//     from its chunks) a chunk with Replace set carries the whole text so
+//     far, which replaces what was shown. Chunk.Index and Chunk.Offset place
+//     each chunk in the reply.
+//   - Retries that stay apart. A message the platform failed (a
+//     *PlatformError, Retryable when the platform says so) can be sent again
+//     with Message.Retry, or automatically with Config.MessageRetries; each
+//     attempt goes out under a new client_message_id, so a late reply to a
+//     failed attempt is never taken for the retry's.
 //
 // # Callbacks
 //
 // All callbacks of a Client (OnStateChange, OnError, Chat.OnChunk,
 // Chat.OnComplete, …) run on one goroutine, in the order the events
-// arrived, never while the SDK holds a lock. A callback may call any method,
-// Close included. A callback that panics is reported through OnError. Slow
-// callbacks make the socket reader wait (Stats.DispatcherStalls) rather than
-// drop events; so a callback may send but must not wait for a reply (Ask,
-// Message.Wait), which the waiting reader would never read. No callback
-// starts after Close returns.
+// arrived, never while the SDK holds a lock. A callback may call any method
+// that does not wait for a reply (Send, Typing, Join, Leave, Close, State,
+// Message.Retry, …). Slow callbacks make the socket reader wait
+// (Stats.DispatcherStalls) rather than drop events, so no reply can arrive
+// while a callback waits: Ask, Stream, Message.Wait and Message.Chunks
+// called in a callback return ErrInCallback at once (Ask and Stream before
+// sending), unless the message already has its outcome. A callback that
+// panics is reported through OnError. No callback starts after Close
+// returns.
 //
 // Users who prefer a loop to a callback range over StateChanges, Errors or
 // Events, or over a message's reply with Message.Chunks; the loop body runs
@@ -59,7 +98,7 @@
 //
 // Sentinels for errors.Is: ErrClosed, ErrQueueFull, ErrExpired, ErrFailed,
 // ErrResponseTimeout, ErrValidation, ErrRateLimited, ErrReplyTooLarge,
-// ErrChatLeft. Typed
+// ErrChatLeft, ErrReplyLost, ErrInCallback, ErrNotFailed. Typed
 // errors for errors.As: *ConnectError (close code or handshake status),
 // *FailedError, *ValidationError, *PlatformError (an error frame),
 // *RateLimitError, *NetworkError, *ConfigError, *RedirectError (a REST
