@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
 )
 
@@ -153,6 +154,11 @@ type Config struct {
 	// ResponseTimeout fails a message with no response_complete this long
 	// after it was sent or after its last chunk. Zero means 30 s.
 	ResponseTimeout time.Duration
+	// ReconnectDelays overrides the floors and ceilings of the close-code
+	// policy (SPEC §2.3: 2 s after a 1011 close, 3 s after a network loss,
+	// …), for example with milliseconds in a test suite that injects faults.
+	// Zero fields keep the defaults.
+	ReconnectDelays protocol.Delays
 	// MessageRetries is how many times a message the platform failed with a
 	// retryable error (an error frame with "retryable": true) is sent again
 	// on its own, after the error's retry_after (else 1 s), before its

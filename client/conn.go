@@ -148,6 +148,7 @@ func (c *Client) supervise() {
 			return // Close sends the 1000 close before it cancels
 		}
 		policy, retryAfter := classify(err)
+		policy = c.cfg.ReconnectDelays.Apply(policy)
 		c.emitError(ErrorConnection, err, "")
 		if !policy.Retry || retries >= c.cfg.MaxRetries {
 			fe := &FailedError{Attempts: retries + 1, Last: err}

@@ -110,7 +110,7 @@ func TestClient_CloseCodePolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t, platformtest.Config{})
 			clk := clock.NewFake(time.Now())
-			c := newClient(t, srv, withFakeClock(clk))
+			c := newClient(t, srv, withSpecDelays(withFakeClock(clk)))
 			states := recordStates(c)
 			ctx := ctxT(t, 10*time.Second)
 			require.NoError(t, c.Connect(ctx))
@@ -141,7 +141,7 @@ func TestClient_CloseCodePolicy(t *testing.T) {
 func TestClient_AbruptDropReconnectsAfterNetworkFloor(t *testing.T) {
 	srv := newServer(t, platformtest.Config{})
 	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
+	c := newClient(t, srv, withSpecDelays(withFakeClock(clk)))
 	states := recordStates(c)
 	ctx := ctxT(t, 10*time.Second)
 	require.NoError(t, c.Connect(ctx))
@@ -175,7 +175,7 @@ func TestClient_HandshakeStatusPolicy(t *testing.T) {
 			srv.SetRetryAfter(tt.retryAfter)
 			srv.RefuseHandshakes(1, tt.status)
 			clk := clock.NewFake(time.Now())
-			c := newClient(t, srv, withFakeClock(clk))
+			c := newClient(t, srv, withSpecDelays(withFakeClock(clk)))
 			states := recordStates(c)
 			ctx := ctxT(t, 10*time.Second)
 			if !tt.retry {
@@ -282,7 +282,7 @@ func TestClient_ReadyTimeoutReconnectsAsInitializing(t *testing.T) {
 	srv := newServer(t, platformtest.Config{})
 	srv.WithholdReady(true)
 	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
+	c := newClient(t, srv, withSpecDelays(withFakeClock(clk)))
 	states := recordStates(c)
 	ctx := ctxT(t, 10*time.Second)
 	require.NoError(t, c.start())

@@ -565,10 +565,10 @@ func TestReconnect_BackoffDoublesFromOneSecondWithJitterWithinThePolicyBounds(t 
 			srv := newServer(t, platformtest.Config{})
 			tt.refuse(srv, 1000)
 			clk := clock.NewFake(time.Now())
-			c := newClient(t, srv, func(cfg *Config) {
+			c := newClient(t, srv, withSpecDelays(func(cfg *Config) {
 				cfg.clock = clk
 				cfg.rand = func() float64 { return 0.5 }
-			})
+			}))
 			states := recordStates(c)
 			ctx := ctxT(t, 20*time.Second)
 			require.NoError(t, c.start())

@@ -18,6 +18,7 @@ import (
 
 	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/platformtest"
+	"github.com/miptechnologies/miptech-go/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -78,11 +79,16 @@ func newServer(t testing.TB, cfg platformtest.Config) *platformtest.Server {
 	return srv
 }
 
+// fastDelays makes the fault tests reconnect in milliseconds; the tests of
+// the close-code timings themselves set Config.ReconnectDelays to zero.
+var fastDelays = protocol.Delays{GoingAwayCeiling: 20 * time.Millisecond, NetworkFloor: 20 * time.Millisecond,
+	ServerErrorFloor: 20 * time.Millisecond, InitializingFloor: 20 * time.Millisecond, RateLimitFloor: 20 * time.Millisecond}
+
 // newClient returns a client for srv, closed at the end of the test. mutate
 // may change the config.
 func newClient(t testing.TB, srv *platformtest.Server, mutate func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{APIURL: srv.URL(), TenantID: testTenant}
+	cfg := Config{APIURL: srv.URL(), TenantID: testTenant, ReconnectDelays: fastDelays}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -94,6 +100,17 @@ func newClient(t testing.TB, srv *platformtest.Server, mutate func(*Config)) *Cl
 		require.NoError(t, c.Close(ctx))
 	})
 	return c
+}
+
+// withSpecDelays keeps the close-code policy's own floors and ceilings (SPEC
+// §2.3) for the tests of those timings, then applies mutate.
+func withSpecDelays(mutate func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.ReconnectDelays = protocol.Delays{}
+		if mutate != nil {
+			mutate(c)
+		}
+	}
 }
 
 // withFakeClock makes the client read a fake clock.

@@ -84,7 +84,7 @@ func (s *scriptServer) historyLooks() int {
 
 // client returns a client of the scripted platform.
 func (s *scriptServer) client(mutate func(*Config)) *Client {
-	cfg := Config{APIURL: s.hs.URL, TenantID: testTenant}
+	cfg := Config{APIURL: s.hs.URL, TenantID: testTenant, ReconnectDelays: fastDelays}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -191,3 +191,48 @@ func (p Policy) Clamp(d, retryAfter time.Duration, rnd func() float64) time.Dura
 	}
 	return d
 }
+
+// Delays overrides the floors and ceilings of the policy table, by class,
+// for clients that need other timings (a test suite that injects faults, a
+// platform with its own restart times). A zero field keeps the table's value
+// (SPEC §2.3); a negative one removes the bound.
+type Delays struct {
+	// GoingAwayCeiling bounds the delay after a 1001 close (2 s).
+	GoingAwayCeiling time.Duration
+	// NetworkFloor is the least delay after a network loss or 1006 (3 s).
+	NetworkFloor time.Duration
+	// ServerErrorFloor is the least delay after a 1011 close or a handshake
+	// 5xx (2 s).
+	ServerErrorFloor time.Duration
+	// InitializingFloor is the least delay after a 1012 close or a ready
+	// timeout (2 s).
+	InitializingFloor time.Duration
+	// RateLimitFloor is the least delay after a 4003 close or a handshake 429
+	// without Retry-After (5 s).
+	RateLimitFloor time.Duration
+}
+
+// Apply returns p with the bound d sets for p's class.
+func (d Delays) Apply(p Policy) Policy {
+	set := func(dst *time.Duration, v time.Duration) {
+		switch {
+		case v < 0:
+			*dst = 0
+		case v > 0:
+			*dst = v
+		}
+	}
+	switch p.Class {
+	case ClassGoingAway:
+		set(&p.Ceiling, d.GoingAwayCeiling)
+	case ClassNetwork:
+		set(&p.Floor, d.NetworkFloor)
+	case ClassServerError:
+		set(&p.Floor, d.ServerErrorFloor)
+	case ClassInitializing:
+		set(&p.Floor, d.InitializingFloor)
+	case ClassRateLimited:
+		set(&p.Floor, d.RateLimitFloor)
+	}
+	return p
+}

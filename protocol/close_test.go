@@ -196,3 +196,32 @@ func TestTrigger_String(t *testing.T) {
 		})
 	}
 }
+
+func TestDelays_ApplyOverridesTheBoundOfItsClassOnly(t *testing.T) {
+	fast := Delays{GoingAwayCeiling: time.Millisecond, NetworkFloor: 2 * time.Millisecond, ServerErrorFloor: 3 * time.Millisecond,
+		InitializingFloor: 4 * time.Millisecond, RateLimitFloor: -1}
+	tests := []struct {
+		trigger      Trigger
+		floor, ceil  time.Duration
+		retry, honor bool
+	}{
+		{Trigger{CauseClose, CloseGoingAway}, 0, time.Millisecond, true, false},
+		{Trigger{CauseNetwork, 0}, 2 * time.Millisecond, 0, true, false},
+		{Trigger{CauseClose, CloseInternalError}, 3 * time.Millisecond, 0, true, false},
+		{Trigger{CauseReadyTimeout, 0}, 4 * time.Millisecond, 0, true, false},
+		{Trigger{CauseHandshake, 429}, 0, 0, true, true},
+		{Trigger{CauseClose, CloseNormal}, 0, 0, true, false},
+		{Trigger{CauseHandshake, 401}, 0, 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.trigger.String(), func(t *testing.T) {
+			p := fast.Apply(Lookup(tt.trigger))
+			if p.Floor != tt.floor || p.Ceiling != tt.ceil || p.Retry != tt.retry || p.HonourRetryAfter != tt.honor {
+				t.Fatalf("got %+v", p)
+			}
+			if got := (Delays{}).Apply(Lookup(tt.trigger)); got != Lookup(tt.trigger) {
+				t.Fatalf("zero Delays changed the policy: %+v", got)
+			}
+		})
+	}
+}
