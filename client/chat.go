@@ -276,12 +276,19 @@ func (ch *Chat) leave(ctx context.Context, cause error) error {
 	id := ch.id
 	ch.mu.Unlock()
 	ch.c.removeChat(ch)
-	ch.c.q.Remove(func(it queue.Item) bool {
+	ofChat := func(it queue.Item) bool {
 		if om, ok := it.Value.(*outMsg); ok {
 			return om.chat == ch
 		}
 		return id != "" && it.ChatID == id
-	})
+	}
+	ch.c.q.Remove(ofChat)
+	ch.c.mu.Lock()
+	conn := ch.c.conn
+	ch.c.mu.Unlock()
+	if conn != nil {
+		conn.remove(ofChat) // and what waits for the writer: it frees the backlog
+	}
 	if id != "" {
 		ch.c.sendControl(protocol.TypeLeaveChat, protocol.LeaveChat{ChatID: id})
 	}

@@ -592,7 +592,14 @@ func (c *Client) send(it queue.Item) error {
 		if direct && c.state == StateReady && c.conn != nil {
 			conn := c.conn
 			c.mu.Unlock()
-			if conn.submit(outItem{item: it}) {
+			ok, full := conn.offer(outItem{item: it}, c.cfg.QueueSize)
+			if full {
+				// The platform is not taking frames as fast as they are
+				// sent: the writer's backlog has the queue's bound.
+				c.stats.queueRejected.Add(1)
+				return ErrQueueFull
+			}
+			if ok {
 				return nil
 			}
 			// The connection stopped taking frames: its loss is being
@@ -636,7 +643,9 @@ func (c *Client) sendControl(t string, payload any) {
 		c.log.Error("miptech: encode frame", "type", t, "err", err)
 		return
 	}
-	conn.submit(outItem{item: queue.Item{Type: t, Payload: b}, control: true})
+	if _, full := conn.offer(outItem{item: queue.Item{Type: t, Payload: b}, control: true}, 0); full {
+		c.log.Warn("miptech: control frame dropped; the platform is not reading", "type", t)
+	}
 }
 
 // encodeFrame builds the bytes of an outbound frame.

@@ -38,6 +38,8 @@ type wsConn struct {
 
 	mu       sync.Mutex
 	pending  []outItem
+	backlog  int          // queueable frames in pending
+	controls int          // control frames in pending
 	closed   bool         // the writer stopped taking items
 	leftover []queue.Item // taken by the writer and not written; requeued at teardown
 	wake     chan struct{}
@@ -61,21 +63,63 @@ type outItem struct {
 	control bool
 }
 
+// maxControlBacklog bounds the control frames (pong, join, leave, ping)
+// waiting for the writer: a platform that pings and stops reading cannot
+// make them pile up.
+const maxControlBacklog = 64
+
 // submit hands an item to the writer. It returns false when the connection
 // no longer takes items (then the caller queues it).
 func (w *wsConn) submit(it outItem) bool {
+	ok, _ := w.offer(it, 0)
+	return ok
+}
+
+// offer hands an item to the writer unless the writer's backlog of
+// queueable frames has reached limit (0: no limit), so that a platform that
+// stops reading makes Send fail with ErrQueueFull instead of growing memory.
+// A control frame beyond maxControlBacklog is dropped (full is true). ok is
+// false when the connection no longer takes items.
+func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		return false
+		return false, false
 	}
+	n := &w.backlog
+	max := limit
+	if it.control {
+		n, max = &w.controls, maxControlBacklog
+	}
+	if max > 0 && *n >= max {
+		w.mu.Unlock()
+		return true, true
+	}
+	*n++
 	w.pending = append(w.pending, it)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return true
+	return true, false
+}
+
+// remove takes the queueable frames that match out of what waits for the
+// writer.
+func (w *wsConn) remove(match func(queue.Item) bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	kept := w.pending[:0]
+	for _, it := range w.pending {
+		if !it.control && match(it.item) {
+			w.backlog--
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(w.pending[len(kept):])
+	w.pending = kept
 }
 
 // fail records the first loss of the connection.
@@ -608,6 +652,7 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		conn.mu.Lock()
 		items := conn.pending
 		conn.pending = nil
+		conn.backlog, conn.controls = 0, 0
 		conn.mu.Unlock()
 		for i, it := range items {
 			if c.stale(it.item) {

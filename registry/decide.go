@@ -346,7 +346,7 @@ func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Deci
 // chat is being recovered, or its reply is itself held.
 func (l *Ledger) heldBack(e *entry) bool {
 	ln := l.chats[e.chat]
-	if ln == nil {
+	if ln == nil || ln.awaiting+ln.held == 0 {
 		return false
 	}
 	for _, x := range ln.order {
@@ -365,10 +365,11 @@ func (l *Ledger) completeOrHold(e *entry, in Input, recovered bool, now time.Tim
 	if in.HasText && len(in.Text) > l.cfg.MaxReplyBytes {
 		return l.fail(e, ErrReplyTooLarge, now, out)
 	}
-	e.awaiting = false // its reply came: nothing to look for in the history
+	l.setAwaiting(e, false) // its reply came: nothing to look for in the history
 	if !e.done && l.heldBack(e) {
 		held := in
-		e.parked, e.parkedRec = &held, recovered
+		l.setParked(e, &held)
+		e.parkedRec = recovered
 		if ln := l.chats[e.chat]; ln != nil && ln.current == e {
 			ln.current = nil // its stream is over: id-less frames are not its
 		}
@@ -416,7 +417,7 @@ func (l *Ledger) complete(e *entry, in Input, recovered bool, out []Decision) []
 func (l *Ledger) release(chat ChatKey, now time.Time, out []Decision) []Decision {
 	for {
 		ln := l.chats[chat]
-		if ln == nil {
+		if ln == nil || ln.held == 0 {
 			return out
 		}
 		var next *entry
@@ -433,7 +434,7 @@ func (l *Ledger) release(chat ChatKey, now time.Time, out []Decision) []Decision
 			return out
 		}
 		in, rec := *next.parked, next.parkedRec
-		next.parked = nil
+		l.setParked(next, nil)
 		out = l.complete(next, in, rec, out)
 	}
 }
@@ -451,7 +452,9 @@ func (l *Ledger) failed(e *entry, in Input, now time.Time, out []Decision) []Dec
 		d := e.decision(DecideRetry)
 		d.Err, d.After = in.Err, in.RetryAfter
 		e.retrying = true
-		e.awaiting, e.parked, e.resend, e.handed = false, nil, false, false
+		l.setAwaiting(e, false)
+		l.setParked(e, nil)
+		e.resend, e.handed = false, false
 		// The failed attempt's ids name nothing any more: a late reply to
 		// it is a duplicate, never the retry's.
 		for _, id := range e.ids {
@@ -489,7 +492,9 @@ func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Deci
 		return out
 	}
 	e.done = true
-	e.awaiting, e.parked, e.retrying, e.resend, e.handed = false, nil, false, false, false
+	l.setAwaiting(e, false)
+	l.setParked(e, nil)
+	e.retrying, e.resend, e.handed = false, false, false
 	out = l.setStatus(e, StatusFailed, err, out)
 	d := e.decision(DecideFail)
 	d.Err = err

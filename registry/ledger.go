@@ -105,8 +105,39 @@ type Ledger struct {
 
 // line is one chat's messages in send order, from Add until forgotten.
 type line struct {
-	order   []*entry
-	current *entry // the message whose reply streams now, for id-less frames
+	order    []*entry
+	current  *entry // the message whose reply streams now, for id-less frames
+	awaiting int    // messages with awaiting set
+	held     int    // messages with a parked reply
+}
+
+// setAwaiting sets e.awaiting, keeping its line's count.
+func (l *Ledger) setAwaiting(e *entry, on bool) {
+	if e.awaiting == on {
+		return
+	}
+	e.awaiting = on
+	if ln := l.chats[e.chat]; ln != nil {
+		if on {
+			ln.awaiting++
+		} else {
+			ln.awaiting--
+		}
+	}
+}
+
+// setParked sets e's held reply (nil: none), keeping its line's count.
+func (l *Ledger) setParked(e *entry, in *Input) {
+	if (e.parked != nil) != (in != nil) {
+		if ln := l.chats[e.chat]; ln != nil {
+			if in != nil {
+				ln.held++
+			} else {
+				ln.held--
+			}
+		}
+	}
+	e.parked = in
 }
 
 // entry is one message. Its fields change only through the Ledger.
@@ -258,15 +289,7 @@ func (l *Ledger) Settled(wire string) bool {
 // history.
 func (l *Ledger) Awaiting(chat ChatKey) bool {
 	ln := l.chats[chat]
-	if ln == nil {
-		return false
-	}
-	for _, e := range ln.order {
-		if e.awaiting {
-			return true
-		}
-	}
-	return false
+	return ln != nil && ln.awaiting > 0
 }
 
 // Pending returns the messages of chat without an outcome, in send order.
@@ -310,6 +333,8 @@ func (l *Ledger) forget(e *entry) {
 		l.finished.add(id)
 	}
 	e.ids = nil
+	l.setAwaiting(e, false)
+	l.setParked(e, nil)
 	if l.byClient[e.id] == e {
 		delete(l.byClient, e.id)
 	}
@@ -317,10 +342,18 @@ func (l *Ledger) forget(e *entry) {
 	if ln == nil {
 		return
 	}
-	for i, x := range ln.order {
-		if x == e {
-			ln.order = append(ln.order[:i], ln.order[i+1:]...)
-			break
+	// From the end: a message refused at once is the newest, an answered
+	// one usually the oldest.
+	if len(ln.order) > 0 && ln.order[0] == e {
+		clear(ln.order[:1])
+		ln.order = ln.order[1:]
+	} else {
+		for i := len(ln.order) - 1; i >= 0; i-- {
+			if ln.order[i] == e {
+				ln.order = append(ln.order[:i], ln.order[i+1:]...)
+				ln.order[len(ln.order):cap(ln.order)][0] = nil
+				break
+			}
 		}
 	}
 	if ln.current == e {

@@ -53,6 +53,24 @@ func (h *harness) lose() {
 	h.conn++
 }
 
+// checkCounts asserts that every line's counts match its messages.
+func (h *harness) checkCounts() {
+	h.t.Helper()
+	for k, ln := range h.l.chats {
+		awaiting, held := 0, 0
+		for _, e := range ln.order {
+			if e.awaiting {
+				awaiting++
+			}
+			if e.parked != nil {
+				held++
+			}
+		}
+		assert.Equal(h.t, awaiting, ln.awaiting, "chat %d: awaiting count", k)
+		assert.Equal(h.t, held, ln.held, "chat %d: held count", k)
+	}
+}
+
 // kinds names the decisions, "status:from>to" for status changes.
 func kinds(ds []Decision) string {
 	var out []string
@@ -367,6 +385,7 @@ func TestLedger_TransitionTable_EveryEventInEveryState(t *testing.T) {
 				got := ev.do(h)
 				assert.Equal(t, want[0], kinds(got), "decisions")
 				assert.Equal(t, want[1], h.state("m"), "state after")
+				h.checkCounts()
 			})
 		}
 	}

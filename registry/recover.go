@@ -19,7 +19,7 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 			case e.status == StatusSent:
 				e.resend = true
 			case e.status == StatusDelivered && e.parked == nil:
-				e.awaiting = true
+				l.setAwaiting(e, true)
 			}
 			if e.chunks > 0 && e.chunkConn == conn {
 				e.restart = true
@@ -133,7 +133,7 @@ func (l *Ledger) Recover(chat ChatKey, hist []HistoryItem, now time.Time, out []
 			continue
 		}
 		a := hist[answer]
-		e.awaiting = false
+		l.setAwaiting(e, false)
 		in := Input{Kind: InComplete, Chat: chat, MessageID: a.ID, Text: a.Text, HasText: true}
 		out = l.completeOrHold(e, in, true, now, out)
 	}
@@ -191,7 +191,7 @@ func (l *Ledger) GiveUp(chat ChatKey, err error, now time.Time, out []Decision) 
 	}
 	for _, e := range append([]*entry(nil), ln.order...) {
 		if e.awaiting {
-			e.awaiting = false
+			l.setAwaiting(e, false)
 			out = l.fail(e, err, now, out)
 		}
 	}

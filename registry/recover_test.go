@@ -147,6 +147,7 @@ func TestLedger_RecoverPairsByTheHistorysOwnOrder(t *testing.T) {
 			awaitAll(h, tt.msgs...)
 			got := h.l.Recover(chatA, tt.hist, h.now, nil)
 			assert.Equal(t, tt.want, replies(got))
+			h.checkCounts()
 		})
 	}
 }

@@ -1,0 +1,83 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/miptechnologies/miptech-go/platformtest"
+)
+
+func TestOutbox_APlatformThatStopsReadingMakesSendFailInsteadOfGrowing(t *testing.T) {
+	t.Parallel() // most of its time is the client's own work; others can run meanwhile
+	srv := newServer(t, platformtest.Config{})
+	c := newClient(t, srv, func(cfg *Config) { cfg.ResponseTimeout = time.Hour })
+	ctx := ctxT(t, 60*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	srv.Stall(true) // reads one more frame, then nothing
+	defer srv.Stall(false)
+
+	// Until the socket's buffers are full, frames go out; then the writer
+	// blocks and its backlog reaches the queue's bound.
+	accepted, refused := 0, 0
+	for i := 0; refused < 1000 && i < 300_000; i++ {
+		_, err := chat.Send(context.Background(), "a message the platform never reads")
+		if errors.Is(err, ErrQueueFull) {
+			refused++ // in a row
+			continue
+		}
+		require.NoError(t, err)
+		accepted++
+		refused = 0
+	}
+	require.Equal(t, 1000, refused, "Send never refused: the writer's backlog is unbounded")
+
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	conn.mu.Lock()
+	backlog := conn.backlog
+	conn.mu.Unlock()
+	assert.LessOrEqual(t, backlog, DefaultQueueSize, "frames waiting for the writer")
+
+	// From here on sends are refused, and memory stays flat. (The writer's
+	// 10 s write deadline may meanwhile give the connection up: the client
+	// then reconnects, and the queue, bounded the same, takes the sends.)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sends := outboxSends
+	if raceEnabled {
+		sends /= 5
+	}
+	more := 0
+	start := time.Now()
+	for range sends {
+		_, err := chat.Send(context.Background(), "a message the platform never reads")
+		if err == nil {
+			more++
+			continue
+		}
+		if !errors.Is(err, ErrQueueFull) {
+			require.ErrorIs(t, err, ErrFailed, "a refused send fails with ErrQueueFull, or with the connection's failure")
+		}
+	}
+	t.Logf("phase 2: %v", time.Since(start))
+	assert.LessOrEqual(t, more, 2*DefaultQueueSize, "sends taken while the platform reads nothing")
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, grown, int64(4<<20), "heap grew by %d bytes over %d refused sends", grown, sends)
+	t.Logf("accepted %d sends before the platform's buffers filled; heap %+d bytes over %d refused sends", accepted, grown, sends)
+}
+
+// outboxSends is how many sends the never-reading platform test makes once
+// the platform's buffers are full.
+const outboxSends = 100_000
