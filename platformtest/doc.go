@@ -96,7 +96,10 @@
 // ExpireTokens makes every token expire at once (and may close the
 // connections opened with them), so that a client's refresh can be tested.
 // A live connection keeps the form it was opened in, and a reply comes in
-// the form of the connection its question came on.
+// the form of the connection its question came on. A tenant-app
+// connection, which reads no greeting, is listed by Connections a moment
+// after its handshake completes: wait for it with WaitFor before a fault
+// aimed at live connections (DropAll, Ping, Inject).
 //
 // Faults in the realtime forms: drops, refused handshakes (before any
 // token check), Stall, RateLimit (an error frame with details

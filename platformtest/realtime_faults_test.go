@@ -63,12 +63,13 @@ var realtimeFaults = map[string]func(t *testing.T, srv *platformtest.Server, for
 	},
 	"refuse_handshakes_with_close": func(t *testing.T, srv *platformtest.Server, form platformtest.Protocol) {
 		srv.RefuseHandshakesWithClose(1, protocol.CloseRateLimited)
-		var c *wsClient
-		if form == platformtest.ProtocolWebsite {
-			c = dial(t, srv, "acme")
-		} else {
-			c = openIn(t, srv, form, "acme")
+		var protos []string
+		if form == platformtest.ProtocolTenantApp {
+			protos = []string{"bearer", issueToken(t, srv, "k", "acme")}
 		}
+		ws, _, err := dialProtocols(t, srv, url.Values{"tenant_id": {"acme"}}, protos...)
+		require.NoError(t, err)
+		c := &wsClient{t: t, ws: ws}
 		assert.Equal(t, protocol.CloseRateLimited, closeCode(c.readErr()))
 	},
 	"fail_chat_creations": func(t *testing.T, srv *platformtest.Server, form platformtest.Protocol) {

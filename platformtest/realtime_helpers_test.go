@@ -3,6 +3,7 @@ package platformtest_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -50,11 +51,17 @@ func dialProtocols(t *testing.T, srv *platformtest.Server, query url.Values, pro
 	return ws, resp, err
 }
 
-// dialToken opens a ProtocolTenantApp connection for tenant with token.
+// dialToken opens a ProtocolTenantApp connection for tenant with token and
+// waits until the server lists it: with no greeting to read, that is what
+// tells a test that faults aimed at live connections reach it.
 func dialToken(t *testing.T, srv *platformtest.Server, tenant, token string) *wsClient {
 	t.Helper()
-	ws, _, err := dialProtocols(t, srv, url.Values{"tenant_id": {tenant}}, "bearer", token)
+	clientID := uuid.NewString()
+	ws, _, err := dialProtocols(t, srv, url.Values{"tenant_id": {tenant}, "client_id": {clientID}}, "bearer", token)
 	require.NoError(t, err)
+	require.NoError(t, srv.WaitFor(testCtx(t), func(s *platformtest.Server) bool {
+		return slices.ContainsFunc(s.Connections(), func(ci platformtest.ConnInfo) bool { return ci.ClientID == clientID })
+	}))
 	return &wsClient{t: t, ws: ws}
 }
 
