@@ -58,6 +58,8 @@ type conn struct {
 	ws       *websocket.Conn
 	opened   time.Time
 	log      *slog.Logger
+	proto    Protocol // the form the connection was opened in
+	token    string   // the session token of a ProtocolTenantApp handshake
 
 	// Guarded by s.mu.
 	joined []string
@@ -86,6 +88,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.hsLog.add(rec, s.cfg.MaxRecords)
 	refuseStatus := s.faults.take(&s.faults.refuse)
 	retryAfter := s.faults.retryAfter
+	proto := s.protocol
 	s.bumpLocked()
 	s.mu.Unlock()
 
@@ -97,11 +100,23 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	tenant := q.Get(protocol.QueryTenantID)
+	token := ""
+	if proto == ProtocolTenantApp {
+		token = offeredToken(r)
+	}
 	status, code, detail := 0, "", ""
 	switch {
 	case refuseStatus != 0:
 		status, code, detail = refuseStatus, errorCodeFor(refuseStatus), "handshake refused (fault injected)"
-	case s.cfg.APIKey != "" && r.Header.Get(protocol.HeaderAPIKey) != s.cfg.APIKey:
+	case proto == ProtocolTenantApp:
+		var tokCode string
+		if tenant, tokCode, detail = s.checkToken(token, tenant, rec.Time); tokCode != "" {
+			s.log.Debug("platformtest: handshake refused", "status", http.StatusUnauthorized, "code", tokCode)
+			writeCodeError(w, http.StatusUnauthorized, tokCode, detail)
+			setStatus(http.StatusUnauthorized)
+			return
+		}
+	case proto == ProtocolREST && s.cfg.APIKey != "" && r.Header.Get(protocol.HeaderAPIKey) != s.cfg.APIKey:
 		status, code, detail = http.StatusUnauthorized, "invalid_api_key", "Invalid or missing API key"
 	case tenant == "":
 		status, code, detail = http.StatusBadRequest, "tenant_required", "tenant_id query parameter is required"
@@ -144,6 +159,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := s.newConn(ws, tenant, q.Get(protocol.QueryClientID), q.Get(protocol.QueryChatID))
+	c.proto, c.token = proto, token
 	if !s.register(c) {
 		closeAtOnce(ws, protocol.CloseGoingAway)
 		return
@@ -197,28 +213,12 @@ func (s *Server) newConn(ws *websocket.Conn, tenant, clientID, urlChat string) *
 
 // register queues the handshake frames, adds the connection to the live
 // set and starts the writer and the ready timer. It returns false when the
-// server is closed.
+// server is closed. A ProtocolTenantApp connection is sent nothing and has
+// no ready timer.
 func (s *Server) register(c *conn) bool {
-	established := map[string]any{
-		"client_id":    c.clientID,
-		"tenant_id":    c.tenant,
-		"connected_at": epochSeconds(c.opened),
-		"message":      "Connection established",
-	}
-	if c.urlChat != "" {
-		established["chat_id"] = c.urlChat
-	}
-	c.send(event{protocol.TypeConnectionEstablished, established})
-	for i, p := range []struct{ phase, msg string }{
-		{protocol.PhaseStarting, "Initializing platform"},
-		{protocol.PhaseServices, "Loading AI services"},
-		{protocol.PhaseComplete, "Initialization complete"},
-	} {
-		c.send(event{protocol.TypeInitializationProgress, map[string]any{
-			"phase":    p.phase,
-			"message":  p.msg,
-			"progress": i * 50,
-		}})
+	greet := c.proto != ProtocolTenantApp
+	if greet {
+		c.greet()
 	}
 
 	s.mu.Lock()
@@ -233,10 +233,38 @@ func (s *Server) register(c *conn) bool {
 	s.conns[c.id] = c
 	delay := s.ready
 	s.goLocked(c.writeLoop)
-	s.goLocked(func() { c.readyLoop(delay) })
+	if greet {
+		s.goLocked(func() { c.readyLoop(delay) })
+	}
 	s.bumpLocked()
-	c.log.Debug("platformtest: connection opened", "client_id", c.clientID, "chat_id", c.urlChat)
+	c.log.Debug("platformtest: connection opened", "client_id", c.clientID, "chat_id", c.urlChat, "protocol", c.proto)
 	return true
+}
+
+// greet queues connection_established and the initialization_progress
+// frames.
+func (c *conn) greet() {
+	established := map[string]any{
+		"client_id":    c.clientID,
+		"tenant_id":    c.tenant,
+		"connected_at": epochSeconds(c.opened),
+		"message":      "Connection established",
+	}
+	if c.urlChat != "" {
+		established["chat_id"] = c.urlChat
+	}
+	c.send(event{typ: protocol.TypeConnectionEstablished, data: established})
+	for i, p := range []struct{ phase, msg string }{
+		{protocol.PhaseStarting, "Initializing platform"},
+		{protocol.PhaseServices, "Loading AI services"},
+		{protocol.PhaseComplete, "Initialization complete"},
+	} {
+		c.send(event{typ: protocol.TypeInitializationProgress, data: map[string]any{
+			"phase":    p.phase,
+			"message":  p.msg,
+			"progress": i * 50,
+		}})
+	}
 }
 
 // readyLoop sends connection_ready after the ready delay, unless withheld.
@@ -257,7 +285,7 @@ func (c *conn) readyLoop(delay time.Duration) {
 	c.ready = true
 	c.s.bumpLocked()
 	c.s.mu.Unlock()
-	c.send(event{protocol.TypeConnectionReady, map[string]any{
+	c.send(event{typ: protocol.TypeConnectionReady, data: map[string]any{
 		"client_id":      c.clientID,
 		"ready_duration": seconds(time.Since(c.opened)),
 		"message":        "Platform ready",

@@ -23,13 +23,15 @@ import (
 //	GET  /_platform/frames[?type=][&conn_id=]  frames received from clients
 //	GET  /_platform/requests               REST requests received
 //	GET  /_platform/handshakes             WebSocket handshake attempts and their count
+//	GET  /_platform/sessions               session tokens issued (tenant-app), tokens redacted
 //
 // Answers are JSON; errors have the platform's shape {"detail",
 // "error_code"}: 400 for a bad parameter, 404 for an unknown fault or
 // connection, 401 for a missing or wrong Config.ControlToken, 403 for a
 // client not on a loopback address (unless Config.ControlRemote). Recorded
 // headers are answered with the values of X-API-Key and Authorization
-// replaced by "[redacted]". Control requests are not recorded and not
+// replaced by "[redacted]", as are Sec-WebSocket-Protocol (which carries a
+// session token) and the tokens of /sessions. Control requests are not recorded and not
 // counted by RateLimitREST.
 const ControlPrefix = "/_platform"
 
@@ -60,6 +62,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	handle("GET "+ControlPrefix+"/handshakes", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"count": s.Handshakes(), "requests": requestViews(s.HandshakeRequests())})
 	})
+	handle("GET "+ControlPrefix+"/sessions", s.controlSessions)
 	handle(ControlPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no control endpoint "+r.Method+" "+r.URL.Path+"; GET "+ControlPrefix+"/ lists them", 0)
 	})
@@ -96,7 +99,8 @@ func loopback(addr string) bool {
 // controlIndex lists the endpoints and the fault table.
 func (s *Server) controlIndex(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version": Version,
+		"version":  Version,
+		"protocol": s.Protocol().String(),
 		"endpoints": []string{
 			"GET " + ControlPrefix + "/faults",
 			"POST " + ControlPrefix + "/faults/{name}",
@@ -107,6 +111,7 @@ func (s *Server) controlIndex(w http.ResponseWriter, _ *http.Request) {
 			"GET " + ControlPrefix + "/frames",
 			"GET " + ControlPrefix + "/requests",
 			"GET " + ControlPrefix + "/handshakes",
+			"GET " + ControlPrefix + "/sessions",
 		},
 		"faults": Faults(),
 	})
@@ -141,6 +146,7 @@ type connView struct {
 	Joined   []string  `json:"joined"`
 	OpenedAt time.Time `json:"opened_at"`
 	Ready    bool      `json:"ready"`
+	Protocol string    `json:"protocol"`
 }
 
 func (s *Server) controlConnections(w http.ResponseWriter, _ *http.Request) {
@@ -151,7 +157,7 @@ func (s *Server) controlConnections(w http.ResponseWriter, _ *http.Request) {
 		if joined == nil {
 			joined = []string{}
 		}
-		out[i] = connView{c.ConnID, c.ClientID, c.TenantID, c.ChatID, joined, c.OpenedAt, c.Ready}
+		out[i] = connView{c.ConnID, c.ClientID, c.TenantID, c.ChatID, joined, c.OpenedAt, c.Ready, c.Protocol.String()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
 }
@@ -231,4 +237,24 @@ func requestViews(recs []RequestRecord) []requestView {
 		out[i] = requestView{r.Time, r.Method, r.Path, r.Query, h, r.Status}
 	}
 	return out
+}
+
+// sessionView is an issued session token in control API answers; the
+// token itself is redacted.
+type sessionView struct {
+	SessionID string    `json:"session_id"`
+	TenantID  string    `json:"tenant_id"`
+	Token     string    `json:"websocket_token"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Expired   bool      `json:"expired"`
+}
+
+func (s *Server) controlSessions(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	out := []sessionView{}
+	for _, si := range s.Sessions() {
+		out = append(out, sessionView{si.SessionID, si.TenantID, redacted, si.IssuedAt, si.ExpiresAt, !now.Before(si.ExpiresAt)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
 }

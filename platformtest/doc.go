@@ -52,6 +52,68 @@
 // platform does; with Config.StrictJoin (or SetStrictJoin) it is answered
 // with an error frame (code "not_joined") instead. Every frame carries "timestamp" (Unix milliseconds) next to "data".
 //
+// # Protocol forms
+//
+// The above is the REST form (ProtocolREST, the default). Config.Protocol
+// (or SetProtocol, or the fault set_protocol) switches to one of the two
+// variants of the realtime form, in which the WebSocket does everything:
+//
+//   - ProtocolWebsite (the platform's website, October 2025): REST serves
+//     GET /healthz only, every other path answers 404. The handshake needs
+//     tenant_id and no credential (Config.APIKey is not checked), and the
+//     greeting is as above, but frames are handled from the moment the
+//     socket opens. join_chat {"channel":"website","create":true} creates a
+//     chat with an id the server chooses and answers chat_created with the
+//     id at the top level ("chat_id" next to "type", not in data), and no
+//     chat_joined; with a chat_id that exists it joins it (chat_joined).
+//     join_chat {chat_id} answers chat_joined. chat_message {message,
+//     stream, chat_id} (without chat_id: the chat joined last) is answered
+//     as in the REST form.
+//   - ProtocolTenantApp (the tenant apps, December 2025): POST
+//     /api/auth/session (PathSession) with "Authorization: ApiKey <key>"
+//     and {"tenant_id"} answers 200 {websocket_token, session_id,
+//     expires_at (RFC 3339, Config.TokenTTL ahead)}, or 401 {detail, code
+//     "INVALID_API_KEY"} for a missing or refused key (Config.APIKeys and
+//     Config.APIKey; any non-empty key when both are empty). GET /healthz
+//     answers 200, every other REST path 404. The handshake must offer the
+//     subprotocols "bearer", <websocket_token>; the server selects
+//     "bearer". No token, an unknown or expired token, or a token of
+//     another tenant than the query's tenant_id is refused with 401 {detail,
+//     code} (tenant_id may be left out: the token's tenant is taken). The
+//     server sends nothing on open. join_chat {tenant_id, chat_id,
+//     create:true} with a UUID v4 chat_id creates that chat, or joins it
+//     when it exists, and answers chat_joined {"data":{"chat_id"}}; any
+//     other chat_id is answered with error. chat_message {message, stream,
+//     chat_id} (chat_id required) is answered with response_chunk
+//     {content, message_id, chat_id} frames and response_complete
+//     {message_id, chat_id} without text: no message_received, processing
+//     or response_start. Error frames are {"data":{"message","details"}},
+//     details being the error code, without ids. Server pings are
+//     {"type":"ping"} alone; a client ping is answered {"type":"pong"}.
+//
+// Neither realtime variant serves history. Sessions lists the tokens
+// issued and HandshakeTokens the token each handshake offered;
+// ExpireTokens makes every token expire at once (and may close the
+// connections opened with them), so that a client's refresh can be tested.
+// A live connection keeps the form it was opened in, and a reply comes in
+// the form of the connection its question came on. A tenant-app
+// connection, which reads no greeting, is listed by Connections a moment
+// after its handshake completes: wait for it with WaitFor before a fault
+// aimed at live connections (DropAll, Ping, Inject).
+//
+// Faults in the realtime forms: drops, refused handshakes (before any
+// token check), Stall, RateLimit (an error frame with details
+// "rate_limit_exceeded" in the tenant-app form, which has no
+// rate_limit_exceeded frame), DropAfterChatMessage, DropAfterReceived (in
+// the tenant-app form: right after the message is accepted, as there is no
+// message_received), SetDuplicate, SetVariant, Inject, SendRaw, Ping and
+// Responder failures, delays and withheld replies work in both.
+// FailChatCreations fails join_chat creations with an error frame.
+// RateLimitREST and DisableHealthz apply to the REST paths that remain.
+// SetShape does not apply to the tenant-app form (its response_complete
+// never carries text), nor do WithholdReady and SetReadyDelay (it sends no
+// connection_ready); SetStrictJoin applies to both.
+//
 // # Ids in a reply
 //
 // The user message gets a server id U (a UUID), stored in history. The
@@ -82,7 +144,8 @@
 // SetVariant and SetShape, Inject (frames of another chat), RateLimit and
 // RateLimitREST with SetRetryAfter, Ping, Stall, DropAfterChatMessage,
 // DropAfterReceived, DisableHealthz, SendRaw (malformed or binary frames),
-// SetStrictJoin, and Reset to undo them all. A Responder can delay,
+// SetStrictJoin, SetProtocol, SetTokenTTL, ExpireTokens, and Reset to undo
+// them all. A Responder can delay,
 // withhold or fail a reply; ResponderSpec builds one from values (fixed or
 // echoed text, chunk count and delay, latency, a share of questions failed
 // with an error frame carrying "retryable").
@@ -130,5 +193,12 @@
 // /api/v1/chat/{id}/messages; the forwarding of typing frames; the
 // handling of a chat_message without chat_id (it goes to the last joined
 // chat, else the URL's chat_id, else, unless joining is strict, a new chat); the
-// reason texts of close codes.
+// reason texts of close codes. In the realtime forms, also inferred: that
+// the website form chooses the id of a chat created with a chat_id it does
+// not know, and joins (creating it when unknown) a chat named without
+// create; that the tenant-app form joins an unknown UUID v4 chat named
+// without create, accepts a join_chat without tenant_id, and checks a
+// token at the handshake only (a live connection outlives it); the error
+// codes of refused tokens; the details of error frames; the answer to a
+// client ping.
 package platformtest

@@ -62,6 +62,12 @@ func (s *Server) DropAll(code int) {
 	s.mu.Lock()
 	conns := s.liveConnsLocked(false)
 	s.mu.Unlock()
+	s.shutdownAll(conns, code)
+}
+
+// shutdownAll closes conns with close code code, in parallel, and returns
+// once the close frames are written.
+func (s *Server) shutdownAll(conns []*conn, code int) {
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Go(func() { c.shutdown(code, closeReason(code), closeWait, closeWait) })
@@ -104,8 +110,11 @@ func (s *Server) SetRetryAfter(d time.Duration) {
 }
 
 // FailChatCreations makes the next n POST /api/v1/chat/ answer HTTP status
-// with a platform error body (error_code "chat_creation_failed"). It
-// replaces what was armed before; n ≤ 0 disarms.
+// with a platform error body (error_code "chat_creation_failed"). In the
+// realtime forms, where chats are created over the WebSocket, the next n
+// join_chat frames that would create a chat are answered with an error
+// frame instead (code CodeChatCreationFailed; status is unused) and join
+// nothing. It replaces what was armed before; n ≤ 0 disarms.
 func (s *Server) FailChatCreations(n, status int) { s.arm(&s.faults.failCreate, n, status) }
 
 // RateLimit answers the next n chat_message frames with rate_limit_exceeded
@@ -157,13 +166,19 @@ func (s *Server) DropAfterReceived(n int) { s.arm(&s.faults.dropAfterRecv, n, 1)
 func (s *Server) Stall(on bool) { s.setGate(&s.stall, on) }
 
 // Ping sends a server ping frame {"type":"ping","data":{"ts":<ms>}} to every
-// live connection; clients must answer with pong (see FramesOfType).
+// live connection ({"type":"ping"} alone to those of ProtocolTenantApp);
+// clients must answer with pong (see FramesOfType).
 func (s *Server) Ping() {
 	s.mu.Lock()
 	conns := s.liveConnsLocked(false)
+	dup := s.dup
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.send(event{protocol.TypePing, map[string]any{"ts": time.Now().UnixMilli()}})
+		if c.proto == ProtocolTenantApp {
+			c.enqueueFrame(protocol.TypePing, []byte(`{"type":"ping"}`), dup)
+			continue
+		}
+		c.send(event{typ: protocol.TypePing, data: map[string]any{"ts": time.Now().UnixMilli()}})
 	}
 }
 

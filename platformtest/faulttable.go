@@ -194,6 +194,21 @@ var faultTable = []Fault{
 			}
 			return s.SendRaw(a.str("conn_id"), mt, []byte(a.str("data")))
 		}},
+	{Name: "set_protocol", Method: "SetProtocol", Doc: "form of the protocol for REST requests and handshakes from now on",
+		Params: []Param{param("protocol", KindString, "rest", "rest, website, or tenant-app (alias realtime)")},
+		apply: func(s *Server, a faultArgs) error {
+			p, err := ParseProtocol(a.str("protocol"))
+			if err == nil {
+				s.SetProtocol(p)
+			}
+			return err
+		}},
+	{Name: "set_token_ttl", Method: "SetTokenTTL", Doc: "lifetime of the session tokens issued from now on (tenant-app)",
+		Params: []Param{param("ttl", KindDuration, DefaultTokenTTL.String(), "lifetime; 0 means the default, 1h")},
+		apply:  func(s *Server, a faultArgs) error { s.SetTokenTTL(a.dur("ttl")); return nil }},
+	{Name: "expire_tokens", Method: "ExpireTokens", Doc: "make every session token issued so far expire now (tenant-app): handshakes offering one get 401",
+		Params: []Param{param("close_code", KindInt, 0, "also close the live connections opened with a token with this close code; 0 leaves them open")},
+		apply:  func(s *Server, a faultArgs) error { s.ExpireTokens(a.int("close_code")); return nil }},
 	{Name: "reset", Method: "Reset", Doc: "disarm every fault, restore the settings of the start and forget recorded frames and requests",
 		apply: func(s *Server, _ faultArgs) error { s.Reset(); return nil }},
 }
@@ -330,11 +345,12 @@ func convert(kind ParamKind, v any) (any, error) {
 }
 
 // Reset disarms every fault, restores every setting of the fault table to
-// its Config value (ready delay, responder, variant, shape, strict joining;
-// no stall, no withheld ready, no duplicates, no Retry-After, /healthz on),
-// and forgets the recorded frames, handshakes and REST requests
-// (Handshakes counts from zero again). Live connections, chats and messages
-// stay.
+// its Config value (ready delay, responder, variant, shape, strict joining,
+// protocol form, token lifetime; no stall, no withheld ready, no
+// duplicates, no Retry-After, /healthz on), and forgets the recorded
+// frames, handshakes and REST requests (Handshakes counts from zero
+// again). Live connections, chats, messages and issued session tokens
+// stay (expired tokens stay expired).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	s.faults = faults{}
@@ -343,6 +359,8 @@ func (s *Server) Reset() {
 	s.variant = s.cfg.Variant
 	s.shape = s.cfg.Shape
 	s.strictJoin = s.cfg.StrictJoin
+	s.protocol = s.cfg.Protocol
+	s.tokenTTL = s.cfg.TokenTTL
 	s.dup = false
 	s.frames = records[ReceivedFrame]{}
 	s.hsLog = records[*RequestRecord]{}

@@ -25,8 +25,8 @@ import (
 // fault table.
 var notFaults = []string{
 	"ApplyFault", "Chats", "Close", "ConnFrames", "ConnectionCount", "Connections",
-	"Frames", "FramesOfType", "HandshakeRequests", "HandshakeTimes", "Handshakes", "Messages",
-	"RESTRequests", "URL", "WSURL", "WaitFor",
+	"Frames", "FramesOfType", "HandshakeRequests", "HandshakeTimes", "HandshakeTokens", "Handshakes", "Messages",
+	"Protocol", "RESTRequests", "Sessions", "URL", "WSURL", "WaitFor",
 }
 
 func TestFaultTable_CoversEveryServerMethod(t *testing.T) {
@@ -254,12 +254,49 @@ var faultChecks = map[string]func(t *testing.T, srv *platformtest.Server, apply 
 		f := c.next()
 		assert.Equal(t, "{not json", string(f.Raw))
 	},
+	"set_protocol": func(t *testing.T, srv *platformtest.Server, apply applier) {
+		rest := connect(t, srv, "a")
+		apply(t, srv, "set_protocol", map[string]any{"protocol": "realtime"})
+		assert.Equal(t, platformtest.ProtocolTenantApp, srv.Protocol())
+		status, _, _ := call(t, http.MethodPost, srv.URL()+protocol.PathChats, tenantHdr("a"), "")
+		assert.Equal(t, http.StatusNotFound, status)
+		c := dialToken(t, srv, "a", issueToken(t, srv, "k", "a"))
+		c.quiet()
+		rest.join("c") // a live connection keeps its form
+		apply(t, srv, "set_protocol", map[string]any{"protocol": "website"})
+		connect(t, srv, "a").newChatIn(platformtest.ProtocolWebsite, "a")
+		apply(t, srv, "set_protocol", nil)
+		createChat(t, srv, "a")
+	},
+	"set_token_ttl": func(t *testing.T, srv *platformtest.Server, apply applier) {
+		srv.SetProtocol(platformtest.ProtocolTenantApp)
+		apply(t, srv, "set_token_ttl", map[string]any{"ttl": "10m"})
+		issueToken(t, srv, "k", "a")
+		si := srv.Sessions()[0]
+		assert.Equal(t, 10*time.Minute, si.ExpiresAt.Sub(si.IssuedAt))
+		apply(t, srv, "set_token_ttl", map[string]any{"ttl": 0})
+		issueToken(t, srv, "k", "a")
+		si = srv.Sessions()[1]
+		assert.Equal(t, platformtest.DefaultTokenTTL, si.ExpiresAt.Sub(si.IssuedAt), "0 restores the default")
+	},
+	"expire_tokens": func(t *testing.T, srv *platformtest.Server, apply applier) {
+		srv.SetProtocol(platformtest.ProtocolTenantApp)
+		tok := issueToken(t, srv, "k", "a")
+		c := dialToken(t, srv, "a", tok)
+		apply(t, srv, "expire_tokens", map[string]any{"close_code": protocol.CloseUnauthorized})
+		assert.Equal(t, protocol.CloseUnauthorized, closeCode(c.readErr()))
+		_, resp, err := dialProtocols(t, srv, url.Values{"tenant_id": {"a"}}, "bearer", tok)
+		require.Error(t, err)
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	},
 	"reset": func(t *testing.T, srv *platformtest.Server, apply applier) {
 		connect(t, srv, "a")
 		srv.RefuseHandshakes(5, http.StatusInternalServerError)
 		srv.SetShape(platformtest.ShapeChatResponse)
 		srv.DisableHealthz(true)
+		srv.SetProtocol(platformtest.ProtocolWebsite)
 		apply(t, srv, "reset", nil)
+		assert.Equal(t, platformtest.ProtocolREST, srv.Protocol(), "the protocol is back to the configured one")
 		assert.Zero(t, srv.Handshakes(), "records are forgotten")
 		assert.Empty(t, srv.Frames())
 		c := connect(t, srv, "a")
@@ -305,6 +342,7 @@ func TestFaultTable_ApplyFaultRejectsBadInput(t *testing.T) {
 		{"missing required", "inject", nil, platformtest.ErrBadParam, http.StatusBadRequest},
 		{"unknown variant", "set_variant", map[string]any{"variant": "klingon"}, platformtest.ErrUnknownName, http.StatusBadRequest},
 		{"unknown shape", "set_shape", map[string]any{"shape": "round"}, platformtest.ErrUnknownName, http.StatusBadRequest},
+		{"unknown protocol", "set_protocol", map[string]any{"protocol": "grpc"}, platformtest.ErrUnknownName, http.StatusBadRequest},
 		{"fail share past 100", "set_responder", map[string]any{"fail_pct": 101}, platformtest.ErrBadParam, http.StatusBadRequest},
 		{"zero chunks", "set_responder", map[string]any{"chunks": 0}, platformtest.ErrBadParam, http.StatusBadRequest},
 		{"no such connection", "send_raw", map[string]any{"conn_id": "conn-99"}, platformtest.ErrNoConnection, http.StatusNotFound},

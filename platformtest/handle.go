@@ -34,6 +34,15 @@ const (
 	CodeMessageTooLong = "message_too_long"
 	// CodeInternalError: the Responder panicked.
 	CodeInternalError = "internal_error"
+	// CodeInvalidChatID: a ProtocolTenantApp join_chat whose chat_id is
+	// not a UUID v4.
+	CodeInvalidChatID = "invalid_chat_id"
+	// CodeChatCreationFailed: a join_chat that would create a chat in a
+	// realtime form, while FailChatCreations is armed.
+	CodeChatCreationFailed = "chat_creation_failed"
+	// CodeRateLimited: a chat_message refused by RateLimit in
+	// ProtocolTenantApp, which has no rate_limit_exceeded frame.
+	CodeRateLimited = "rate_limit_exceeded"
 )
 
 // handleFrame records and answers one frame received from a client. It runs
@@ -66,11 +75,16 @@ func (s *Server) handleFrame(c *conn, msgType int, raw []byte) {
 	case protocol.TypeChatMessage:
 		s.handleChatMessage(c, f, now)
 	case protocol.TypePing:
+		if c.proto == ProtocolTenantApp {
+			_, dup := s.wire()
+			c.enqueueFrame(protocol.TypePong, []byte(`{"type":"pong"}`), dup)
+			return
+		}
 		ts, ok := data["ts"]
 		if !ok {
 			ts = now.UnixMilli()
 		}
-		c.send(event{protocol.TypePong, map[string]any{"ts": ts}})
+		c.send(event{typ: protocol.TypePong, data: map[string]any{"ts": ts}})
 	case protocol.TypePong:
 		// Recorded above; nothing to answer.
 	case protocol.TypeTypingStart, protocol.TypeTypingStop:
@@ -114,10 +128,19 @@ func (f frameFields) str(snake string) string {
 
 // handleJoin answers join_chat: chat_joined, or chat_created for
 // {"create":true} without a chat id. An unknown chat id is created in the
-// store, as the platform does.
+// store, as the platform does. The realtime forms answer as joinWebsite and
+// joinTenantApp say.
 func (s *Server) handleJoin(c *conn, f frameFields) {
 	chatID := f.str("chat_id")
 	create, _ := f.data["create"].(bool)
+	switch {
+	case c.proto == ProtocolTenantApp:
+		s.joinTenantApp(c, f, chatID)
+		return
+	case c.proto == ProtocolWebsite && create:
+		s.joinWebsite(c, chatID)
+		return
+	}
 	if chatID == "" && !create {
 		c.sendError(CodeInvalidRequest, "join_chat needs chat_id or create:true", nil)
 		return
@@ -131,12 +154,77 @@ func (s *Server) handleJoin(c *conn, f frameFields) {
 	} else {
 		s.store.ensure(c.tenant, chatID, "", now)
 	}
+	c.joinLocked(chatID)
+	s.bumpLocked()
+	s.mu.Unlock()
+	c.send(event{typ: typ, data: map[string]any{"chat_id": chatID, "success": true}})
+}
+
+// joinWebsite answers join_chat {"create":true} in ProtocolWebsite: a chat
+// the frame names that exists is joined (chat_joined); otherwise a chat
+// with an id the server chooses is created and announced by chat_created
+// with the id at the top level.
+func (s *Server) joinWebsite(c *conn, chatID string) {
+	now := time.Now()
+	s.mu.Lock()
+	if chatID != "" && s.store.get(c.tenant, chatID) != nil {
+		c.joinLocked(chatID)
+		s.bumpLocked()
+		s.mu.Unlock()
+		c.send(event{typ: protocol.TypeChatJoined, data: map[string]any{"chat_id": chatID, "success": true}})
+		return
+	}
+	if s.faults.take(&s.faults.failCreate) != 0 {
+		s.mu.Unlock()
+		c.sendError(CodeChatCreationFailed, "Failed to create chat (fault injected)", nil)
+		return
+	}
+	chatID = s.store.create(c.tenant, "", now).info.ChatID
+	c.joinLocked(chatID)
+	s.bumpLocked()
+	s.mu.Unlock()
+	c.send(event{typ: protocol.TypeChatCreated, top: map[string]any{"chat_id": chatID}, data: map[string]any{"success": true}})
+}
+
+// joinTenantApp answers join_chat in ProtocolTenantApp: the chat named by
+// a UUID v4 chat_id is created when unknown (with or without create) and
+// joined, and the answer is chat_joined {"chat_id"}.
+func (s *Server) joinTenantApp(c *conn, f frameFields, chatID string) {
+	if t := f.str("tenant_id"); t != "" && t != c.tenant {
+		c.sendError(CodeTenantMismatch, "tenant_id does not match the connection's tenant", nil)
+		return
+	}
+	if !isUUIDv4(chatID) {
+		c.sendError(CodeInvalidChatID, "join_chat needs chat_id, a UUID v4 the client generates", nil)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.store.get(c.tenant, chatID) == nil && s.faults.take(&s.faults.failCreate) != 0 {
+		s.mu.Unlock()
+		c.sendError(CodeChatCreationFailed, "Failed to create chat (fault injected)", nil)
+		return
+	}
+	s.store.ensure(c.tenant, chatID, "", now)
+	c.joinLocked(chatID)
+	s.bumpLocked()
+	s.mu.Unlock()
+	c.send(event{typ: protocol.TypeChatJoined, data: map[string]any{"chat_id": chatID}})
+}
+
+// isUUIDv4 reports whether id is a UUID of version 4 in its canonical
+// 36-character form.
+func isUUIDv4(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && len(id) == 36 && u.Version() == 4 && u.Variant() == uuid.RFC4122
+}
+
+// joinLocked adds chatID to the connection's joined chats. The caller holds
+// s.mu.
+func (c *conn) joinLocked(chatID string) {
 	if !c.joinedToLocked(chatID) {
 		c.joined = append(c.joined, chatID)
 	}
-	s.bumpLocked()
-	s.mu.Unlock()
-	c.send(event{typ, map[string]any{"chat_id": chatID, "success": true}})
 }
 
 // handleLeave answers leave_chat with chat_left (also for a chat not joined).
@@ -150,7 +238,7 @@ func (s *Server) handleLeave(c *conn, f frameFields) {
 	c.joined = slices.DeleteFunc(c.joined, func(id string) bool { return id == chatID })
 	s.bumpLocked()
 	s.mu.Unlock()
-	c.send(event{protocol.TypeChatLeft, map[string]any{"chat_id": chatID, "success": true}})
+	c.send(event{typ: protocol.TypeChatLeft, data: map[string]any{"chat_id": chatID, "success": true}})
 }
 
 // handleTyping forwards typing_start/typing_stop to the other sockets joined
@@ -160,7 +248,7 @@ func (s *Server) handleTyping(c *conn, typ string, f frameFields) {
 	if chatID == "" {
 		return
 	}
-	s.broadcast(c.tenant, chatID, c, event{typ, map[string]any{"chat_id": chatID, "client_id": c.clientID}})
+	s.broadcast(c.tenant, chatID, c, event{typ: typ, data: map[string]any{"chat_id": chatID, "client_id": c.clientID}})
 }
 
 // handleChatMessage acknowledges a user message, stores it and hands it to
@@ -184,6 +272,10 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 		c.sendError(CodeTenantMismatch, "tenant_id does not match the connection's tenant", ids)
 		return
 	}
+	if chatID == "" && c.proto == ProtocolTenantApp {
+		c.sendError(CodeInvalidRequest, "chat_message needs chat_id", ids)
+		return
+	}
 
 	s.mu.Lock()
 	if chatID == "" && len(c.joined) > 0 {
@@ -201,6 +293,10 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 	if chatID != "" {
 		ids["chat_id"] = chatID
 	}
+	if limited && c.proto == ProtocolTenantApp {
+		c.sendError(CodeRateLimited, "Rate limit exceeded", nil)
+		return
+	}
 	if limited {
 		d := map[string]any{"message": "Rate limit exceeded", "client_message_id": cmid}
 		if chatID != "" {
@@ -209,7 +305,7 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 		if retryAfter > 0 {
 			d["retry_after"] = seconds(retryAfter)
 		}
-		c.send(event{protocol.TypeRateLimitExceeded, d})
+		c.send(event{typ: protocol.TypeRateLimitExceeded, data: d})
 		return
 	}
 	if !joined && strict {
@@ -231,9 +327,7 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 		// Auto-joining with no chat at all: the platform opens one.
 		chatID = s.store.create(c.tenant, "", now).info.ChatID
 	}
-	if !c.joinedToLocked(chatID) {
-		c.joined = append(c.joined, chatID)
-	}
+	c.joinLocked(chatID)
 	var meta map[string]any
 	if cmid != "" {
 		meta = map[string]any{"client_message_id": cmid}
@@ -243,12 +337,14 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 	s.bumpLocked()
 	s.mu.Unlock()
 
-	c.send(event{protocol.TypeMessageReceived, map[string]any{
-		"message_id":        msgID,
-		"client_message_id": cmid,
-		"chat_id":           chatID,
-		"status":            "received",
-	}})
+	if c.proto != ProtocolTenantApp {
+		c.send(event{typ: protocol.TypeMessageReceived, data: map[string]any{
+			"message_id":        msgID,
+			"client_message_id": cmid,
+			"chat_id":           chatID,
+			"status":            "received",
+		}})
+	}
 	if dropAfter {
 		c.cut()
 	}
@@ -261,18 +357,31 @@ func (s *Server) handleChatMessage(c *conn, f frameFields, now time.Time) {
 			Text:            text,
 		},
 		received: now,
+		proto:    c.proto,
 	})
 }
 
-// sendError sends an error frame to this connection only.
+// sendError sends an error frame to this connection only. In
+// ProtocolTenantApp it is {"message", "details"} with the code as details
+// and no ids.
 func (c *conn) sendError(code, msg string, extra map[string]any) {
+	if c.proto == ProtocolTenantApp {
+		c.send(tenantAppError(code, msg))
+		return
+	}
 	d := map[string]any{"code": code, "message": msg, "type": "client_error"}
 	for k, v := range extra {
 		if v != "" {
 			d[k] = v
 		}
 	}
-	c.send(event{protocol.TypeError, d})
+	c.send(event{typ: protocol.TypeError, data: d})
+}
+
+// tenantAppError is an error frame of ProtocolTenantApp: data.message and
+// data.details (the code), no ids.
+func tenantAppError(code, msg string) event {
+	return event{typ: protocol.TypeError, data: map[string]any{"message": msg, "details": code}}
 }
 
 // broadcast sends an event to every live socket of the tenant joined to

@@ -39,8 +39,11 @@ type ConnInfo struct {
 	Joined []string
 	// OpenedAt is when the handshake completed.
 	OpenedAt time.Time
-	// Ready reports whether connection_ready was sent.
+	// Ready reports whether connection_ready was sent (never in
+	// ProtocolTenantApp, which sends none).
 	Ready bool
+	// Protocol is the form the connection was opened in.
+	Protocol Protocol
 }
 
 // RequestRecord is an HTTP request the server received: a REST call or a
@@ -172,6 +175,7 @@ func (s *Server) Connections() []ConnInfo {
 			Joined:   slices.Clone(c.joined),
 			OpenedAt: c.opened,
 			Ready:    c.ready,
+			Protocol: c.proto,
 		})
 	}
 	return out

@@ -158,6 +158,7 @@ func splitWords(text string) []string {
 type job struct {
 	req      Request
 	received time.Time
+	proto    Protocol // the form of the connection or request it came on
 }
 
 // worker answers the messages of one chat in order.
@@ -200,6 +201,10 @@ func (s *Server) runWorker(k chatKey, w *worker) {
 		j := w.jobs[0]
 		w.jobs = w.jobs[1:]
 		s.mu.Unlock()
+		if j.proto == ProtocolTenantApp {
+			s.answerTenantApp(j)
+			continue
+		}
 		s.answer(j)
 	}
 }
@@ -214,7 +219,7 @@ func (s *Server) answer(j job) {
 		"chat_id":           req.ChatID,
 		"client_message_id": req.ClientMessageID,
 	}
-	s.broadcast(req.TenantID, req.ChatID, nil, event{protocol.TypeProcessing, userIDs})
+	s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeProcessing, data: userIDs})
 	reply := s.callResponder(ctx, req)
 	if ctx.Err() != nil || reply.Withhold {
 		return
@@ -232,7 +237,7 @@ func (s *Server) answer(j job) {
 		if e.RetryAfter > 0 {
 			d["retry_after"] = seconds(e.RetryAfter)
 		}
-		s.broadcast(req.TenantID, req.ChatID, nil, event{protocol.TypeError, d})
+		s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeError, data: d})
 		return
 	}
 	if !sleep(ctx, reply.Delay) {
@@ -254,7 +259,7 @@ func (s *Server) answer(j job) {
 	s.mu.Unlock()
 
 	if shape != ShapeChatResponse {
-		s.broadcast(req.TenantID, req.ChatID, nil, event{protocol.TypeResponseStart, ids()})
+		s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeResponseStart, data: ids()})
 		for i, chunk := range reply.Chunks {
 			if !sleep(ctx, reply.ChunkDelay) {
 				return
@@ -262,7 +267,7 @@ func (s *Server) answer(j job) {
 			d := ids()
 			d["content"] = chunk
 			d["chunk_index"] = i
-			s.broadcast(req.TenantID, req.ChatID, nil, event{protocol.TypeResponseChunk, d})
+			s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeResponseChunk, data: d})
 		}
 	}
 
@@ -300,7 +305,51 @@ func (s *Server) answer(j job) {
 		d["content"] = full
 		d["role"] = protocol.RoleAssistant
 	}
-	s.broadcast(req.TenantID, req.ChatID, nil, event{typ, d})
+	s.broadcast(req.TenantID, req.ChatID, nil, event{typ: typ, data: d})
+}
+
+// answerTenantApp produces the reply to one user message in the form of
+// ProtocolTenantApp: response_chunk {content, message_id, chat_id} frames,
+// then response_complete {message_id, chat_id} without text; an error reply
+// is an error frame {message, details} without ids. The reply shape does
+// not apply.
+func (s *Server) answerTenantApp(j job) {
+	ctx := s.ctx
+	req := j.req
+	reply := s.callResponder(ctx, req)
+	if ctx.Err() != nil || reply.Withhold {
+		return
+	}
+	if e := reply.Error; e != nil {
+		s.broadcast(req.TenantID, req.ChatID, nil, tenantAppError(e.Code, e.Message))
+		return
+	}
+	if !sleep(ctx, reply.Delay) {
+		return
+	}
+	replyID := uuid.NewString()
+	for _, chunk := range reply.Chunks {
+		if !sleep(ctx, reply.ChunkDelay) {
+			return
+		}
+		s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeResponseChunk, data: map[string]any{
+			"content":    chunk,
+			"message_id": replyID,
+			"chat_id":    req.ChatID,
+		}})
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.store.add(req.TenantID, req.ChatID, historyMessage(replyID, protocol.RoleAssistant, strings.Join(reply.Chunks, ""), now, map[string]any{
+		"llm_model":       Model,
+		"user_message_id": req.MessageID,
+	}), now)
+	s.bumpLocked()
+	s.mu.Unlock()
+	s.broadcast(req.TenantID, req.ChatID, nil, event{typ: protocol.TypeResponseComplete, data: map[string]any{
+		"message_id": replyID,
+		"chat_id":    req.ChatID,
+	}})
 }
 
 // callResponder runs the Responder, turning a panic into an error reply.

@@ -36,15 +36,17 @@ func (w *statusRecorder) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-// rest wraps a handler with the request log, the REST rate-limit fault and,
-// when auth is set, the API key and tenant header checks.
-func (s *Server) rest(h restHandler, auth bool) http.Handler {
+// rest wraps a handler with the request log, the REST rate-limit fault,
+// the forms of the protocol that serve the endpoint (404 in the others)
+// and, when auth is set, the API key and tenant header checks.
+func (s *Server) rest(h restHandler, auth bool, in forms) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		entry := newRequestRecord(r)
 		s.restLog.add(entry, s.cfg.MaxRecords)
 		limited := s.faults.take(&s.faults.rateLimitREST) != 0
 		retryAfter := s.faults.retryAfter
+		served := in.has(s.protocol)
 		s.bumpLocked()
 		s.mu.Unlock()
 
@@ -58,6 +60,10 @@ func (s *Server) rest(h restHandler, auth bool) http.Handler {
 		}()
 		if limited {
 			writeError(rec, http.StatusTooManyRequests, "rate_limit_exceeded", "Rate limit exceeded", retryAfter)
+			return
+		}
+		if !served {
+			handleNotFound(rec, r, "")
 			return
 		}
 		tenant := ""

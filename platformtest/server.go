@@ -39,8 +39,22 @@ type Config struct {
 	Tenants []string
 	// APIKey, when set, must equal the X-API-Key header of every REST request
 	// (health checks excepted) and of the WebSocket handshake; otherwise the
-	// answer is 401. Empty means no key is required.
+	// answer is 401. Empty means no key is required. In ProtocolWebsite the
+	// handshake needs no key; in ProtocolTenantApp it is a key the session
+	// endpoint accepts (see APIKeys) and the handshake needs a session token
+	// instead.
 	APIKey string
+	// Protocol is the form of the protocol spoken at start (see
+	// SetProtocol). Zero is ProtocolREST.
+	Protocol Protocol
+	// APIKeys lists the API keys POST /api/auth/session accepts in
+	// ProtocolTenantApp ("Authorization: ApiKey <key>"), besides APIKey
+	// when set. With both empty, any non-empty key is accepted.
+	APIKeys []string
+	// TokenTTL is the lifetime of the session tokens issued in
+	// ProtocolTenantApp (their expires_at). Zero means DefaultTokenTTL (1
+	// hour).
+	TokenTTL time.Duration
 	// StrictJoin answers a chat_message for a chat the socket has not
 	// joined with an error frame, code "not_joined", to test a client's
 	// join gating. False (the default) joins the socket to the chat first,
@@ -119,6 +133,12 @@ type Server struct {
 	strictJoin bool
 	stall      chan struct{} // non-nil while stalled; closed on resume
 	withhold   chan struct{} // non-nil while connection_ready is withheld
+
+	protocol     Protocol
+	apiKeys      map[string]bool // accepted by the session endpoint; empty: any
+	tokenTTL     time.Duration
+	sessions     map[string]*session // by token
+	sessionOrder []*session
 }
 
 // NewServer starts a fake platform on a loopback port chosen by the system,
@@ -153,7 +173,11 @@ func newServer(cfg Config) *Server {
 	if cfg.MaxRecords == 0 {
 		cfg.MaxRecords = DefaultMaxRecords
 	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
 	cfg.Tenants = append([]string(nil), cfg.Tenants...)
+	cfg.APIKeys = append([]string(nil), cfg.APIKeys...)
 	cfg.AllowedOrigins = append([]string(nil), cfg.AllowedOrigins...)
 	log := cfg.Logger
 	if log == nil {
@@ -175,9 +199,19 @@ func newServer(cfg Config) *Server {
 		strictJoin: cfg.StrictJoin,
 		variant:    cfg.Variant,
 		shape:      cfg.Shape,
+		protocol:   cfg.Protocol,
+		apiKeys:    make(map[string]bool),
+		tokenTTL:   cfg.TokenTTL,
+		sessions:   make(map[string]*session),
 	}
 	for _, t := range cfg.Tenants {
 		s.tenants[t] = true
+	}
+	for _, k := range cfg.APIKeys {
+		s.apiKeys[k] = true
+	}
+	if cfg.APIKey != "" {
+		s.apiKeys[cfg.APIKey] = true
 	}
 	s.upgrader = websocket.Upgrader{
 		// The platform serves browsers of any origin.
@@ -234,15 +268,18 @@ func (s *Server) Close() {
 // handler routes the platform's endpoints.
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
+	all := formSet(ProtocolREST, ProtocolWebsite, ProtocolTenantApp)
+	restOnly := formSet(ProtocolREST)
 	mux.HandleFunc("GET "+protocol.PathWebSocket, s.serveWS)
-	mux.Handle("GET "+protocol.PathHealthz, s.rest(s.handleHealthz, false))
-	mux.Handle("GET "+protocol.PathHealth, s.rest(s.handleHealth, false))
-	mux.Handle("POST /api/v1/chat/{$}", s.rest(s.handleCreateChat, true))
-	mux.Handle("POST /api/v1/chat", s.rest(s.handleCreateChat, true))
-	mux.Handle("GET "+protocol.PathChatConfig, s.rest(s.handleChatConfig, true))
-	mux.Handle("GET /api/v1/chat/{id}/messages", s.rest(s.handleGetMessages, true))
-	mux.Handle("POST /api/v1/chat/{id}/messages", s.rest(s.handlePostMessage, true))
-	mux.Handle("/", s.rest(handleNotFound, false))
+	mux.Handle("GET "+protocol.PathHealthz, s.rest(s.handleHealthz, false, all))
+	mux.Handle("GET "+protocol.PathHealth, s.rest(s.handleHealth, false, restOnly))
+	mux.Handle("POST "+PathSession, s.rest(s.handleSession, false, formSet(ProtocolTenantApp)))
+	mux.Handle("POST /api/v1/chat/{$}", s.rest(s.handleCreateChat, true, restOnly))
+	mux.Handle("POST /api/v1/chat", s.rest(s.handleCreateChat, true, restOnly))
+	mux.Handle("GET "+protocol.PathChatConfig, s.rest(s.handleChatConfig, true, restOnly))
+	mux.Handle("GET /api/v1/chat/{id}/messages", s.rest(s.handleGetMessages, true, restOnly))
+	mux.Handle("POST /api/v1/chat/{id}/messages", s.rest(s.handlePostMessage, true, restOnly))
+	mux.Handle("/", s.rest(handleNotFound, false, all))
 	if s.cfg.ControlAPI {
 		s.controlRoutes(mux)
 	}

@@ -137,6 +137,7 @@ var messageIDKeys = []string{"message_id", "client_message_id", "user_message_id
 type event struct {
 	typ  string
 	data map[string]any
+	top  map[string]any // fields at the top level, next to type and data
 }
 
 // legacyType returns the legacy name of a canonical type, or the type itself.
@@ -182,6 +183,7 @@ func encode(ev event, v Variant, now time.Time) []byte {
 		typ = legacyType(typ, data)
 	}
 	top := map[string]any{"type": typ}
+	maps.Copy(top, ev.top)
 	if v&VariantTopLevelIDs != 0 {
 		for _, k := range idKeys {
 			if val, ok := data[k]; ok {

@@ -5,9 +5,15 @@
 //	go run ./examples/fakeplatform                      # 127.0.0.1:8001, any tenant
 //	go run ./examples/fakeplatform -tenants acme -api-key k -ready-delay 500ms -chunk-delay 50ms -v
 //	go run ./examples/fakeplatform -variant legacy_types -shape nested -fail-pct 20 -latency 300ms
+//	go run ./examples/fakeplatform -protocol realtime -api-key k -token-ttl 5m
 //
 // REST lives under http://ADDR/api/v1 and the WebSocket at
-// ws://ADDR/api/v1/ws/chat?tenant_id=<tenant>. Every reply is "Echo: " and
+// ws://ADDR/api/v1/ws/chat?tenant_id=<tenant>. -protocol picks the form of
+// the protocol: rest (the default: chats over REST, history), website (the
+// realtime form of the platform's website: /healthz only, chats created
+// over the WebSocket) or tenant-app, alias realtime (session tokens from
+// POST /api/auth/session offered as WebSocket subprotocols, no greeting,
+// replies of chunks only); the start banner says which. Every reply is "Echo: " and
 // the user's text, in -chunks pieces split at word boundaries. Browsers of
 // any origin may call the REST API (CORS; -cors-origins restricts them).
 // The control API under http://ADDR/_platform/ drives faults and lists what
@@ -57,7 +63,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	chunks := fs.Int("chunks", platformtest.DefaultChunks, "number of response_chunk frames per reply (split at word boundaries)")
 	chunkDelay := fs.Duration("chunk-delay", 0, "pause before each response_chunk")
 	tenants := fs.String("tenants", "", "comma-separated accepted tenant ids (default: any non-empty tenant)")
-	apiKey := fs.String("api-key", "", "X-API-Key required on REST and WebSocket handshakes (default: none)")
+	proto := fs.String("protocol", "rest", "form of the protocol: rest, website, or tenant-app (alias realtime)")
+	apiKey := fs.String("api-key", "", "X-API-Key required on REST and WebSocket handshakes (default: none); with -protocol tenant-app, the only key POST /api/auth/session accepts (default: any)")
+	tokenTTL := fs.Duration("token-ttl", platformtest.DefaultTokenTTL, "lifetime of the session tokens of -protocol tenant-app")
 	strictJoin := fs.Bool("strict-join", false, "answer a chat_message for a chat the socket has not joined with error not_joined (default: join it, as the platform does)")
 	maxLen := fs.Int("max-message-length", platformtest.DefaultMaxMessageLength, "longest user message accepted, in characters")
 	maxRecords := fs.Int("max-records", 10_000, "entries kept per inspection log (frames, handshakes, requests); negative: none")
@@ -81,6 +89,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("-chunks %d: want at least 1", *chunks)
 	case *readyDelay < 0 || *chunkDelay < 0 || *latency < 0:
 		return errors.New("-ready-delay, -chunk-delay and -latency must not be negative")
+	case *tokenTTL <= 0:
+		return fmt.Errorf("-token-ttl %s: want a positive duration", *tokenTTL)
 	case *failPct < 0 || *failPct > 100:
 		return fmt.Errorf("-fail-pct %g: want 0 to 100", *failPct)
 	case *maxLen < 1:
@@ -89,6 +99,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		*maxRecords = -1
 	}
 
+	form, err := platformtest.ParseProtocol(*proto)
+	if err != nil {
+		return fmt.Errorf("-protocol: %w", err)
+	}
 	v, err := platformtest.ParseVariant(*variant)
 	if err != nil {
 		return fmt.Errorf("-variant: %w", err)
@@ -104,6 +118,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := platformtest.Config{
+		Protocol:   form,
+		TokenTTL:   *tokenTTL,
 		ReadyDelay: *readyDelay,
 		Responder: platformtest.ResponderSpec{
 			Chunks: *chunks, ChunkDelay: *chunkDelay, Delay: *latency, FailPercent: *failPct,
@@ -129,14 +145,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(cfg.Tenants) > 0 {
 		tenantNote = "tenants " + strings.Join(cfg.Tenants, ", ")
 	}
-	keyNote := "no API key"
-	if cfg.APIKey != "" {
-		keyNote = "X-API-Key required"
+	keyText := keyNote(form, cfg.APIKey != "")
+	switch form {
+	case platformtest.ProtocolREST:
+		fmt.Fprintf(stderr, "fakeplatform: REST      %s/api/v1 (health: %s%s)\n", srv.URL(), srv.URL(), protocol.PathHealthz)
+	case platformtest.ProtocolWebsite:
+		fmt.Fprintf(stderr, "fakeplatform: REST      %s (health: %s%s; every other path 404)\n", srv.URL(), srv.URL(), protocol.PathHealthz)
+	default:
+		fmt.Fprintf(stderr, "fakeplatform: REST      %s (health: %s%s; sessions: POST %s%s; every other path 404)\n",
+			srv.URL(), srv.URL(), protocol.PathHealthz, srv.URL(), platformtest.PathSession)
 	}
-	fmt.Fprintf(stderr, "fakeplatform: REST      %s/api/v1 (health: %s%s)\n", srv.URL(), srv.URL(), protocol.PathHealthz)
-	fmt.Fprintf(stderr, "fakeplatform: WebSocket %s%s?tenant_id=<tenant>\n", srv.WSURL(), protocol.PathWebSocket)
+	if form == platformtest.ProtocolTenantApp {
+		fmt.Fprintf(stderr, "fakeplatform: WebSocket %s%s?tenant_id=<tenant> (subprotocols: bearer, <websocket_token>)\n", srv.WSURL(), protocol.PathWebSocket)
+	} else {
+		fmt.Fprintf(stderr, "fakeplatform: WebSocket %s%s?tenant_id=<tenant>\n", srv.WSURL(), protocol.PathWebSocket)
+	}
+	fmt.Fprintf(stderr, "fakeplatform: protocol  %s\n", formNote(form, *tokenTTL))
 	fmt.Fprintf(stderr, "fakeplatform: %s, %s, ready delay %s, %d chunks, chunk delay %s, latency %s, %g%% of questions failed, variant %s, shape %s\n",
-		tenantNote, keyNote, *readyDelay, *chunks, *chunkDelay, *latency, *failPct, v, sh)
+		tenantNote, keyText, *readyDelay, *chunks, *chunkDelay, *latency, *failPct, v, sh)
 	fmt.Fprintf(stderr, "fakeplatform: CORS      %s\n", corsNote(cfg.AllowedOrigins))
 	if cfg.ControlAPI {
 		access := "this machine only"
@@ -161,6 +187,32 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	srv.Close()
 	fmt.Fprintf(stderr, "fakeplatform: stopped in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// formNote describes the form of the protocol for the start banner.
+func formNote(form platformtest.Protocol, ttl time.Duration) string {
+	switch form {
+	case platformtest.ProtocolWebsite:
+		return "website (realtime form): chats created over the WebSocket (join_chat create:true → chat_created), no REST chats, no history"
+	case platformtest.ProtocolTenantApp:
+		return fmt.Sprintf("tenant-app (realtime form): session tokens (%s) from POST %s, no greeting on open, chats by join_chat with a UUID v4, no REST chats, no history", ttl, platformtest.PathSession)
+	}
+	return "rest: chats and history over REST, replies over the WebSocket (-protocol website or tenant-app for the realtime form)"
+}
+
+// keyNote describes the API key setting for the start banner.
+func keyNote(form platformtest.Protocol, set bool) string {
+	switch {
+	case form == platformtest.ProtocolWebsite:
+		return "no credential"
+	case form == platformtest.ProtocolTenantApp && set:
+		return "one API key accepted for sessions"
+	case form == platformtest.ProtocolTenantApp:
+		return "any API key accepted for sessions"
+	case set:
+		return "X-API-Key required"
+	}
+	return "no API key"
 }
 
 // corsNote describes the CORS setting for the start banner.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
 )
 
@@ -49,8 +50,8 @@ func started(t *testing.T, args ...string) (string, <-chan string, context.Cance
 		case line, ok := <-lines:
 			require.True(t, ok, "program ended before printing its URL")
 			if rest, found := strings.CutPrefix(line, "fakeplatform: REST      "); found {
-				base, _, _ := strings.Cut(rest, "/api/v1")
-				return base, lines, cancel, result
+				base, _, _ := strings.Cut(rest, " ")
+				return strings.TrimSuffix(base, "/api/v1"), lines, cancel, result
 			}
 		case <-timeout:
 			t.Fatal("no URL printed")
@@ -147,6 +148,8 @@ func TestRun_RejectsBadArguments(t *testing.T) {
 		{"negative delay", []string{"-ready-delay", "-1s"}, "must not be negative"},
 		{"zero max length", []string{"-max-message-length", "0"}, "-max-message-length 0"},
 		{"bad address", []string{"-addr", "256.0.0.1:1"}, "listen on"},
+		{"unknown protocol", []string{"-protocol", "grpc"}, "-protocol"},
+		{"zero token lifetime", []string{"-token-ttl", "0s"}, "-token-ttl 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,4 +164,106 @@ func TestRun_RejectsBadArguments(t *testing.T) {
 func TestSplitList_DropsBlanks(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, splitList(" a, ,b,"))
 	assert.Nil(t, splitList(""))
+}
+
+// bannerUntil reads the program's stderr up to the line starting with
+// prefix and returns that line.
+func bannerUntil(t *testing.T, lines <-chan string, prefix string) string {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			require.True(t, ok, "no line %q printed", prefix)
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		case <-timeout:
+			t.Fatalf("no line %q printed", prefix)
+		}
+	}
+}
+
+func TestRun_TenantAppFormIssuesTokensAndStreamsChunksOnly(t *testing.T) {
+	base, lines, _, _ := started(t, "-addr", "127.0.0.1:0", "-protocol", "realtime", "-api-key", "k", "-token-ttl", "5m")
+	assert.Contains(t, bannerUntil(t, lines, "fakeplatform: protocol"), "tenant-app")
+
+	resp, err := http.Post(base+protocol.PathChats, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no REST chats")
+
+	session := func(key string) (*http.Response, map[string]any) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+platformtest.PathSession, strings.NewReader(`{"tenant_id":"acme"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "ApiKey "+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp, body
+	}
+	resp, body := session("wrong")
+	assert.Equal(t, "INVALID_API_KEY", body["code"])
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "-api-key is the only key accepted")
+	resp, body = session("k")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", body)
+	exp, err := time.Parse(time.RFC3339, body["expires_at"].(string))
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(5*time.Minute), exp, time.Minute, "-token-ttl")
+
+	wsBase := "ws" + strings.TrimPrefix(base, "http")
+	d := websocket.Dialer{Subprotocols: []string{"bearer", body["websocket_token"].(string)}}
+	ws, _, err := d.Dial(wsBase+protocol.PathWebSocket+"?tenant_id=acme", nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	chatID := "0b7e6f3c-8c7e-4d0a-9a57-2f1c3e4d5a6b"
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "join_chat", "data": map[string]any{"tenant_id": "acme", "chat_id": chatID, "create": true}}))
+	assert.Equal(t, chatID, readUntil(t, ws, protocol.TypeChatJoined)["chat_id"], "the first frame: nothing was sent on open")
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "chat_message", "data": map[string]any{"chat_id": chatID, "message": "one two", "stream": true}}))
+	var text strings.Builder
+	for {
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
+		var f struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		require.NoError(t, ws.ReadJSON(&f))
+		require.Contains(t, []string{protocol.TypeResponseChunk, protocol.TypeResponseComplete}, f.Type)
+		if f.Type == protocol.TypeResponseComplete {
+			assert.NotContains(t, f.Data, "content")
+			break
+		}
+		text.WriteString(f.Data["content"].(string))
+	}
+	assert.Equal(t, "Echo: one two", text.String())
+}
+
+func TestRun_WebsiteFormCreatesChatsOverTheWebSocket(t *testing.T) {
+	base, lines, _, _ := started(t, "-addr", "127.0.0.1:0", "-protocol", "website", "-api-key", "k")
+	assert.Contains(t, bannerUntil(t, lines, "fakeplatform: protocol"), "website")
+	resp, err := http.Get(base + protocol.PathHealthz)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+protocol.PathWebSocket+"?tenant_id=acme", nil)
+	require.NoError(t, err, "no credential")
+	defer ws.Close()
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "join_chat", "data": map[string]any{"channel": "website", "create": true}}))
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
+	for {
+		var f map[string]any
+		require.NoError(t, ws.ReadJSON(&f))
+		if f["type"] == protocol.TypeChatCreated {
+			assert.NotEmpty(t, f["chat_id"])
+			return
+		}
+	}
+}
+
+func TestRun_RESTFormIsTheDefaultAndSaysSo(t *testing.T) {
+	_, lines, _, _ := started(t, "-addr", "127.0.0.1:0")
+	assert.Contains(t, bannerUntil(t, lines, "fakeplatform: protocol"), "rest")
 }
