@@ -318,13 +318,19 @@ func (s *session) stream(ctx context.Context, m *client.Message) error {
 			return err
 		}
 		text := c.Text
+		whole := c.Replace || c.Done
 		if c.Done {
-			// The final text normally extends what was shown; a reply
-			// recovered after a lost connection may carry more, or other, text.
-			rest, ok := strings.CutPrefix(c.Reply.Text, shown)
+			text = c.Reply.Text
+		}
+		if whole {
+			// A Replace chunk, and the final value, carry the whole text:
+			// it normally extends what was shown; a reply restarted or
+			// recovered after a lost connection may carry other text, shown
+			// again on a line of its own.
+			rest, ok := strings.CutPrefix(text, shown)
 			if !ok && open {
 				s.con.endReply()
-				open, rest = false, c.Reply.Text
+				open, rest, shown = false, text, ""
 			}
 			text = rest
 		}
