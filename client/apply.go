@@ -149,6 +149,8 @@ func (c *Client) applyChunk(w *waiter, d registry.Decision, now time.Time) {
 	w.mergedIdx = p.Index
 	if w.lastOut.IsZero() || now.Sub(w.lastOut) >= cw {
 		c.flushMerged(w, now)
+	} else {
+		c.wake(w.lastOut.Add(cw))
 	}
 }
 

@@ -537,6 +537,9 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 	c.lmu.Lock()
 	c.ledger.Add(ch.key, id, text, w, now)
 	c.lmu.Unlock()
+	if c.cfg.OrphanAge > 0 {
+		c.wake(now.Add(c.cfg.OrphanAge))
+	}
 	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: id, Status: registry.StatusSending, Time: now}
 	ch.dispatch(func() {
 		for _, h := range handlers(c, ch.onStatus) {
@@ -690,6 +693,7 @@ func (ch *Chat) Typing(ctx context.Context) error {
 		ch.typingAt = now
 	}
 	ch.mu.Unlock()
+	ch.c.wake(now.Add(ch.c.cfg.TypingIdle))
 	if !send {
 		return nil
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
@@ -63,13 +64,17 @@ func (ch *Chat) typing(ev normalize.Event) {
 	if user == "" {
 		user = ev.ClientID
 	}
+	now := ch.c.clock.Now()
 	ch.mu.Lock()
 	if typing {
-		ch.typers[user] = ch.c.clock.Now()
+		ch.typers[user] = now
 	} else {
 		delete(ch.typers, user)
 	}
 	ch.mu.Unlock()
+	if typing {
+		ch.c.wake(now.Add(2*ch.c.cfg.TypingIdle + time.Nanosecond))
+	}
 	te := TypingEvent{ChatID: ch.ID(), UserID: user, Typing: typing, Time: ev.Time}
 	ch.dispatch(func() {
 		for _, h := range handlers(ch.c, ch.onTyping) {

@@ -38,6 +38,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // supervisor, housekeeping, connection goroutines
 
+	timers timers // the one timer for every deadline of the client
+
 	// lmu guards the ledger, which decides every message's fate, and the
 	// waiters it feeds. Lock order: lmu, then a Chat's mu, then mu.
 	lmu     sync.Mutex
@@ -165,9 +167,9 @@ func New(cfg Config) (*Client, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stats.init()
 	go c.disp.run() // owned by Close through c.disp.shutdown and c.disp.done
-	tick := c.clock.NewTicker(defaultHousekeepingPeriod)
+	c.timers.kick = make(chan struct{}, 1)
 	c.wg.Add(1)
-	go c.housekeeping(tick)
+	go c.housekeeping()
 	return c, nil
 }
 
@@ -508,28 +510,6 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
-// housekeeping runs the client's timers: queue expiry, reply timeouts,
-// typing auto-stop and orphan reports.
-func (c *Client) housekeeping(t clock.Ticker) {
-	defer c.wg.Done()
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C():
-		}
-		for _, r := range c.q.Expire() {
-			c.failItem(r.Item, r.Err)
-		}
-		now := c.clock.Now()
-		for _, ch := range c.chatList() {
-			ch.tick(now)
-		}
-		c.tickLedger(now)
-	}
-}
-
 func (c *Client) chatList() []*Chat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -609,6 +589,9 @@ func (c *Client) send(it queue.Item) error {
 		removed, err := c.q.Push(it)
 		running := c.running
 		c.mu.Unlock()
+		if d, ok := c.q.NextDeadline(); ok {
+			c.wake(d)
+		}
 		for _, r := range removed {
 			c.failItem(r.Item, r.Err)
 		}

@@ -44,7 +44,6 @@ const (
 	DefaultTypingIdle         = 3 * time.Second
 	DefaultMaxMessages        = 1000
 	DefaultRESTRetries        = 3
-	defaultHousekeepingPeriod = 100 * time.Millisecond
 )
 
 // SendMode selects how a Chat sends user messages.

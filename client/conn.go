@@ -701,6 +701,7 @@ func (c *Client) written(om *outMsg, conn uint64) {
 	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
 		return l.Written(om.wire, conn, now, out)
 	})
+	c.wake(now.Add(c.cfg.ResponseTimeout))
 }
 
 // perConnection reports whether frames of type t belong to one connection:

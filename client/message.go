@@ -251,6 +251,9 @@ func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, 
 	w.mergedN = 0
 	w.wake()
 	c.applyLocked(ds)
+	if c.cfg.OrphanAge > 0 {
+		c.wake(c.clock.Now().Add(c.cfg.OrphanAge))
+	}
 	return ch.item(ctx, w), nil
 }
 

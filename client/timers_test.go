@@ -1,0 +1,43 @@
+package client
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/platformtest"
+	"github.com/miptechnologies/miptech-go/registry"
+)
+
+func TestTimers_AnIdleClientArmsNoTimerButItsPing(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	assert.Zero(t, clk.Waiters(), "a client not connected has no timer")
+
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	_, err = chat.Ask(ctx, "hello")
+	require.NoError(t, err)
+	syncCallbacks(t, c)
+	// The timer armed for the answered message's deadlines fires once,
+	// finds nothing due, and is not armed again.
+	clk.Advance(DefaultOrphanAge)
+	require.Eventually(t, func() bool { return clk.Waiters() == 1 }, 5*time.Second, time.Millisecond,
+		"a ready idle client has only its keepalive ping")
+
+	// A message waiting for its reply arms the timer for its timeout, which
+	// fails it when due.
+	srv.SetResponder(withholding("never answered"))
+	m, err := chat.Send(ctx, "never answered")
+	require.NoError(t, err)
+	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
+	require.NoError(t, clk.WaitForWaiters(ctx, 2))
+	clk.Advance(DefaultResponseTimeout)
+	_, err = m.Wait(ctx)
+	require.ErrorIs(t, err, ErrResponseTimeout)
+}
