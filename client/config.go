@@ -20,30 +20,30 @@ const Version = "0.1.0"
 
 // Default values of Config fields left at zero (SPEC figures).
 const (
-	DefaultAPIURL             = "http://localhost:8001"
-	ProductionAPIURL          = "https://api.miptechnologies.tech"
-	DefaultRESTTimeout        = 30 * time.Second
-	DefaultHandshakeTimeout   = 10 * time.Second
-	DefaultReadyTimeout       = 10 * time.Second
-	DefaultJoinTimeout        = 5 * time.Second
-	DefaultPingInterval       = 30 * time.Second
-	DefaultMaxRetries         = 5
-	DefaultInitialBackoff     = 1 * time.Second
-	DefaultMaxBackoff         = 30 * time.Second
-	DefaultQueueSize          = 50
-	DefaultQueueTTL           = 5 * time.Minute
-	DefaultDedupSize          = 4096
-	DefaultDedupWindow        = 5 * time.Minute
-	DefaultOrphanAge          = 5 * time.Minute
-	DefaultDispatchBuffer     = 1024
-	DefaultReadLimit          = 1 << 20
-	DefaultMaxReplyBytes      = 16 << 20
-	DefaultMaxMessageLength   = 4000
-	DefaultResponseTimeout    = 30 * time.Second
-	DefaultTypingThrottle     = 2 * time.Second
-	DefaultTypingIdle         = 3 * time.Second
-	DefaultMaxMessages        = 1000
-	DefaultRESTRetries        = 3
+	DefaultAPIURL           = "http://localhost:8001"
+	ProductionAPIURL        = "https://api.miptechnologies.tech"
+	DefaultRESTTimeout      = 30 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReadyTimeout     = 10 * time.Second
+	DefaultJoinTimeout      = 5 * time.Second
+	DefaultPingInterval     = 30 * time.Second
+	DefaultMaxRetries       = 5
+	DefaultInitialBackoff   = 1 * time.Second
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultQueueSize        = 50
+	DefaultQueueTTL         = 5 * time.Minute
+	DefaultDedupSize        = 4096
+	DefaultDedupWindow      = 5 * time.Minute
+	DefaultOrphanAge        = 5 * time.Minute
+	DefaultDispatchBuffer   = 1024
+	DefaultReadLimit        = 1 << 20
+	DefaultMaxReplyBytes    = 16 << 20
+	DefaultMaxMessageLength = 4000
+	DefaultResponseTimeout  = 30 * time.Second
+	DefaultTypingThrottle   = 2 * time.Second
+	DefaultTypingIdle       = 3 * time.Second
+	DefaultMaxMessages      = 1000
+	DefaultRESTRetries      = 3
 )
 
 // SendMode selects how a Chat sends user messages.
