@@ -180,10 +180,10 @@ func (c *Client) addChat(ch *Chat) error {
 	if id := ch.ID(); id != "" {
 		c.byID[id] = ch
 	}
-	up := c.conn != nil
+	conn := c.conn
 	c.mu.Unlock()
-	if up {
-		ch.sendJoin()
+	if conn != nil {
+		ch.joinOn(conn)
 	}
 	return c.startLazy()
 }
@@ -216,13 +216,27 @@ func (c *Client) indexChat(ch *Chat, id string) {
 	}
 }
 
-func (ch *Chat) sendJoin() {
+// joinOn sends join_chat for the chat on conn, unless it was sent there
+// already: a chat opened while the connection joins every chat is joined
+// once.
+func (ch *Chat) joinOn(conn *wsConn) {
+	if !conn.claimJoin(ch.key) {
+		return
+	}
 	id := ch.ID()
 	if id == "" {
 		ch.c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{Create: true})
 		return
 	}
 	ch.c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{ChatID: id})
+}
+
+// joinedOnConn reports whether the platform confirmed the chat's join on
+// conn.
+func (ch *Chat) joinedOnConn(conn *wsConn) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.joinedOn == conn
 }
 
 // ID returns the chat id, or "" while a degraded chat waits for one.
@@ -288,6 +302,7 @@ func (ch *Chat) leave(ctx context.Context, cause error) error {
 	ch.c.mu.Unlock()
 	if conn != nil {
 		conn.remove(ofChat) // and what waits for the writer: it frees the backlog
+		conn.unclaimJoin(ch.key)
 	}
 	if id != "" {
 		ch.c.sendControl(protocol.TypeLeaveChat, protocol.LeaveChat{ChatID: id})

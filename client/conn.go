@@ -53,8 +53,9 @@ type wsConn struct {
 	readyOnce sync.Once
 	wg        sync.WaitGroup
 
-	amu  sync.Mutex
-	acks map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
+	amu    sync.Mutex
+	acks   map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
+	joined map[registry.ChatKey]bool  // chats whose join_chat was sent on this connection
 }
 
 // outItem is a frame for the writer: a queueable item or a control frame.
@@ -142,6 +143,29 @@ func (w *wsConn) closeNormal() {
 func (w *wsConn) shutdown() {
 	w.stopOnce.Do(func() { close(w.stop) })
 	_ = w.ws.Close()
+}
+
+// claimJoin reports whether the join of chat k is still to be sent on this
+// connection, and records that it is being sent.
+func (w *wsConn) claimJoin(k registry.ChatKey) bool {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if w.joined[k] {
+		return false
+	}
+	if w.joined == nil {
+		w.joined = map[registry.ChatKey]bool{}
+	}
+	w.joined[k] = true
+	return true
+}
+
+// unclaimJoin forgets that chat k's join was sent (it left): a later Join
+// sends it again.
+func (w *wsConn) unclaimJoin(k registry.ChatKey) {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	delete(w.joined, k)
 }
 
 // expectJoin returns a channel closed when the platform acknowledges a
@@ -437,12 +461,11 @@ func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
 	for _, chat := range c.chatList() {
 		id := chat.ID()
 		ack := conn.expectJoin(id)
-		waits = append(waits, wait{id, ack})
-		if id == "" {
-			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{Create: true})
-		} else {
-			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{ChatID: id})
+		chat.joinOn(conn)
+		if chat.joinedOnConn(conn) {
+			continue // joined already, by a join sent when it was opened
 		}
+		waits = append(waits, wait{id, ack})
 	}
 	if len(waits) == 0 {
 		return nil

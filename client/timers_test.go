@@ -9,6 +9,7 @@ import (
 
 	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/platformtest"
+	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/registry"
 )
 
@@ -40,4 +41,28 @@ func TestTimers_AnIdleClientArmsNoTimerButItsPing(t *testing.T) {
 	clk.Advance(DefaultResponseTimeout)
 	_, err = m.Wait(ctx)
 	require.ErrorIs(t, err, ErrResponseTimeout)
+}
+
+func TestJoin_AChatOpenedWhileConnectingIsJoinedOnce(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	srv.WithholdReady(true)
+	c := newClient(t, srv, nil)
+	ctx := ctxT(t, 10*time.Second)
+	first, err := c.OpenChat(ctx, "chat-first")
+	require.NoError(t, err)
+	states := recordStates(c)
+	states.next(t, ctx, StateConnected)
+	second, err := c.OpenChat(ctx, "chat-opened-while-connecting")
+	require.NoError(t, err)
+	srv.WithholdReady(false)
+	require.NoError(t, c.Connect(ctx))
+	_, err = second.Ask(ctx, "hello")
+	require.NoError(t, err)
+	_, err = first.Ask(ctx, "hello")
+	require.NoError(t, err)
+	joins := map[string]int{}
+	for _, f := range srv.FramesOfType(protocol.TypeJoinChat) {
+		joins[f.Data["chat_id"].(string)]++
+	}
+	assert.Equal(t, map[string]int{"chat-first": 1, "chat-opened-while-connecting": 1}, joins, "join_chat frames per chat on one connection")
 }
