@@ -95,6 +95,7 @@ func benchReader(c *Client, conn *wsConn, mt int, data []byte) {
 		c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 		return
 	}
+	c.disp.chargeNext(len(data))
 	c.handleInbound(conn, ev)
 }
 

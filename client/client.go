@@ -163,6 +163,7 @@ func New(cfg Config) (*Client, error) {
 	c.dedup = registry.NewDedup(cfg.DedupSize, cfg.DedupWindow, c.clock.Now)
 	c.q = queue.New(queue.Config{Capacity: cfg.QueueSize, Policy: cfg.QueuePolicy, TTL: cfg.QueueTTL, Now: c.clock.Now})
 	c.disp = newDispatcher(cfg.DispatchBuffer, c.log)
+	c.disp.byteLimit = cfg.DispatchBytes
 	c.disp.onPanic = func(err error) { c.emitError(ErrorProtocol, err, "") }
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stats.init()

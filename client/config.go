@@ -36,6 +36,7 @@ const (
 	DefaultDedupWindow      = 5 * time.Minute
 	DefaultOrphanAge        = 5 * time.Minute
 	DefaultDispatchBuffer   = 1024
+	DefaultDispatchBytes    = 16 << 20
 	DefaultReadLimit        = 1 << 20
 	DefaultMaxReplyBytes    = 16 << 20
 	DefaultMaxMessageLength = 4000
@@ -142,6 +143,9 @@ type Config struct {
 	// DispatchBuffer is the number of events waiting for callbacks before the
 	// reader waits. Zero means 1024.
 	DispatchBuffer int
+	// DispatchBytes bounds, in bytes of the frames they came in, the events
+	// waiting for callbacks: past it the reader waits too. Zero means 16 MiB.
+	DispatchBytes int
 	// ReadLimit is the largest inbound frame in bytes. Zero means 1 MiB.
 	ReadLimit int64
 	// MaxReplyBytes caps a reply's aggregated text. Zero means 16 MiB.
@@ -291,6 +295,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"QueueSize", &c.QueueSize, DefaultQueueSize},
 		{"DedupSize", &c.DedupSize, DefaultDedupSize},
 		{"DispatchBuffer", &c.DispatchBuffer, DefaultDispatchBuffer},
+		{"DispatchBytes", &c.DispatchBytes, DefaultDispatchBytes},
 		{"MaxReplyBytes", &c.MaxReplyBytes, DefaultMaxReplyBytes},
 		{"MaxMessages", &c.MaxMessages, DefaultMaxMessages},
 	} {

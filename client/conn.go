@@ -616,6 +616,7 @@ func (c *Client) read(conn *wsConn) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 			continue
 		}
+		c.disp.chargeNext(len(data))
 		c.handleInbound(conn, ev)
 	}
 }

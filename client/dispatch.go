@@ -21,11 +21,14 @@ import (
 // inbound event and waits while limit events are pending. Everything else
 // enqueues in proportion to the user's own calls.
 type dispatcher struct {
-	mu    sync.Mutex
-	queue []func() // pending events are queue[head:]
-	head  int
-	room  chan struct{} // closed when the pending count drops below limit; nil when nobody waits
-	limit int
+	mu        sync.Mutex
+	queue     []dispatchItem // pending events are queue[head:]
+	head      int
+	room      chan struct{} // closed when the pending count drops below limit; nil when nobody waits
+	limit     int
+	byteLimit int // 0: none
+	bytes     int // frame bytes charged to pending events
+	charge    int // frame bytes to charge to the next event enqueued
 
 	wake    chan struct{} // capacity 1: an event was enqueued
 	quit    chan struct{}
@@ -55,7 +58,7 @@ func (d *dispatcher) run() {
 	defer close(d.done)
 	d.gid.Store(goid())
 	for {
-		f := d.next()
+		f, n := d.next()
 		if f == nil {
 			select {
 			case <-d.wake:
@@ -71,30 +74,67 @@ func (d *dispatcher) run() {
 			return
 		}
 		d.call(f)
+		d.ran(n)
 	}
 }
 
-// next takes the oldest pending event, or returns nil.
-func (d *dispatcher) next() func() {
+// ran releases the frame bytes an event held once it has run.
+func (d *dispatcher) ran(n int) {
+	if n == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bytes -= n
+	if d.room != nil && !d.fullLocked() {
+		close(d.room)
+		d.room = nil
+	}
+}
+
+// dispatchItem is one pending event and the frame bytes it holds.
+type dispatchItem struct {
+	f func()
+	n int
+}
+
+// next takes the oldest pending event and the bytes it holds (released by
+// ran once it has run), or returns nil.
+func (d *dispatcher) next() (func(), int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.head == len(d.queue) {
 		d.queue, d.head = d.queue[:0], 0
-		return nil
+		return nil, 0
 	}
-	f := d.queue[d.head]
-	d.queue[d.head] = nil
+	it := d.queue[d.head]
+	f := it.f
+	d.queue[d.head] = dispatchItem{}
 	d.head++
 	if d.head >= 1024 && 2*d.head >= len(d.queue) {
 		n := copy(d.queue, d.queue[d.head:])
 		clear(d.queue[n:])
 		d.queue, d.head = d.queue[:n], 0
 	}
-	if d.room != nil && len(d.queue)-d.head < d.limit {
+	if d.room != nil && !d.fullLocked() {
 		close(d.room)
 		d.room = nil
 	}
-	return f
+	return f, it.n
+}
+
+// fullLocked reports whether the reader must wait: limit events pending, or
+// byteLimit bytes.
+func (d *dispatcher) fullLocked() bool {
+	return len(d.queue)-d.head >= d.limit || (d.byteLimit > 0 && d.bytes >= d.byteLimit)
+}
+
+// chargeNext makes the next event enqueued carry n bytes of the frame it
+// came from, until it runs: the reader calls it with each frame's size.
+func (d *dispatcher) chargeNext(n int) {
+	d.mu.Lock()
+	d.charge = n
+	d.mu.Unlock()
 }
 
 // pending returns the number of events waiting to run.
@@ -126,7 +166,9 @@ func (d *dispatcher) enqueue(f func()) bool {
 		d.mu.Unlock()
 		return false
 	}
-	d.queue = append(d.queue, f)
+	d.queue = append(d.queue, dispatchItem{f, d.charge})
+	d.bytes += d.charge
+	d.charge = 0
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
@@ -142,13 +184,13 @@ func (d *dispatcher) enqueue(f func()) bool {
 // or the dispatcher's shutdown ends the wait.
 func (d *dispatcher) waitRoom(stop <-chan struct{}) bool {
 	d.mu.Lock()
-	if len(d.queue)-d.head < d.limit {
+	if !d.fullLocked() {
 		d.mu.Unlock()
 		return true
 	}
 	d.stalls.Add(1)
-	d.log.Warn("miptech: callbacks are slow; the socket reader waits", "pending", len(d.queue)-d.head)
-	for len(d.queue)-d.head >= d.limit {
+	d.log.Warn("miptech: callbacks are slow; the socket reader waits", "pending", len(d.queue)-d.head, "bytes", d.bytes)
+	for d.fullLocked() {
 		if d.room == nil {
 			d.room = make(chan struct{})
 		}

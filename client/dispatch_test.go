@@ -334,3 +334,35 @@ func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
 	assert.NotEmpty(t, b.ID())
 	assert.NotEqual(t, a.ID(), b.ID())
 }
+
+func TestDispatcher_TheReaderWaitsPastTheByteBound(t *testing.T) {
+	d := startDispatcher(t, 100)
+	d.byteLimit = 100
+	release := make(chan struct{})
+	ran := make(chan struct{}, 4)
+	d.chargeNext(60)
+	require.True(t, d.enqueue(func() { <-release; ran <- struct{}{} })) // holds 60 bytes while it runs
+	d.chargeNext(60)
+	require.True(t, d.enqueue(func() { ran <- struct{}{} }))
+	stop := make(chan struct{})
+	defer close(stop)
+	waited := make(chan bool, 1)
+	go func() { waited <- d.waitRoom(stop) }()
+	select {
+	case <-waited:
+		t.Fatal("the reader did not wait with 120 bytes of events pending and a bound of 100")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case ok := <-waited:
+		assert.True(t, ok)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader was not let go once the events ran")
+	}
+	<-ran
+	<-ran
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	assert.Zero(t, d.bytes, "every charged byte is released when its event runs")
+}
