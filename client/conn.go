@@ -51,7 +51,10 @@ type wsConn struct {
 	lostOnce  sync.Once
 	ready     chan struct{}
 	readyOnce sync.Once
+	greeted   chan struct{} // closed on the first greeting frame (realtime form)
+	greetOnce sync.Once
 	wg        sync.WaitGroup
+	session   bool // opened with a session token (realtime form)
 
 	amu  sync.Mutex
 	acks map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
@@ -192,7 +195,7 @@ func (c *Client) supervise() {
 			return // Close sends the 1000 close before it cancels
 		}
 		policy, retryAfter := classify(err)
-		policy = c.cfg.ReconnectDelays.Apply(policy)
+		policy = c.refreshOnAuthClose(err, c.cfg.ReconnectDelays.Apply(policy))
 		c.emitError(ErrorConnection, err, "")
 		if !policy.Retry || retries >= c.cfg.MaxRetries {
 			fe := &FailedError{Attempts: retries + 1, Last: err}
@@ -247,17 +250,23 @@ func classify(err error) (protocol.Policy, time.Duration) {
 // connectOnce runs the four steps of SPEC §3.1 and returns a ready
 // connection.
 func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, error) {
-	// 1. Health.
-	if _, err := c.rest.health(ctx, false); err != nil {
-		return nil, restConnectError(err)
+	rt, err := c.beginConnect(ctx) // the protocol form (realtime.go)
+	if err != nil {
+		return nil, err
 	}
-	c.learnLimits(ctx)
-	// 2. Chat creation for chats that have no id yet (degraded otherwise).
-	for _, ch := range c.chatList() {
-		ch.ensureCreated(ctx)
+	// 1. Health.
+	if _, err := c.rest.health(ctx, false); c.healthError(err) != nil {
+		return nil, c.healthError(err)
+	}
+	if !rt {
+		c.learnLimits(ctx)
+		// 2. Chat creation for chats that have no id yet (degraded otherwise).
+		for _, ch := range c.chatList() {
+			ch.ensureCreated(ctx)
+		}
 	}
 	// 3. Dial, then connection_established / progress / connection_ready.
-	conn, err := c.dial(ctx)
+	conn, err := c.dialOnce(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -271,19 +280,13 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 			c.detach(conn)
 		}
 	}()
-	readyTimer := c.clock.NewTimer(c.cfg.ReadyTimeout)
-	select {
-	case <-conn.ready:
-		readyTimer.Stop()
-	case err := <-conn.lost:
-		readyTimer.Stop()
+	if rt || c.listensForSilence() {
+		err = c.awaitGreeting(ctx, conn, conn.session)
+	} else {
+		err = c.waitReady(ctx, conn)
+	}
+	if err != nil {
 		return nil, err
-	case <-readyTimer.C():
-		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
-			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
-	case <-ctx.Done():
-		readyTimer.Stop()
-		return nil, ctx.Err()
 	}
 	// 4. Join every chat, wait for the acknowledgements, then flush.
 	if err := c.joinAll(ctx, conn); err != nil {
@@ -294,6 +297,23 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 	}
 	ok = true
 	return conn, nil
+}
+
+// waitReady waits for connection_ready, up to Config.ReadyTimeout.
+func (c *Client) waitReady(ctx context.Context, conn *wsConn) error {
+	readyTimer := c.clock.NewTimer(c.cfg.ReadyTimeout)
+	defer readyTimer.Stop()
+	select {
+	case <-conn.ready:
+		return nil
+	case err := <-conn.lost:
+		return err
+	case <-readyTimer.C():
+		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
+			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // learnLimits reads the platform's message length limit once, unless the
@@ -309,6 +329,8 @@ func (c *Client) learnLimits(ctx context.Context) {
 	if err := c.rest.do(ctx, http.MethodGet, protocol.PathChatConfig, nil, &cc, false); err != nil {
 		c.log.Debug("miptech: no chat config from the platform; using the default limit", "err", err)
 		cc.MaxMessageLength = DefaultMaxMessageLength
+	} else {
+		c.decideForm(ProtocolREST, "the chat configuration endpoint answered")
 	}
 	if cc.MaxMessageLength <= 0 {
 		cc.MaxMessageLength = DefaultMaxMessageLength
@@ -343,9 +365,16 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		q.Set(protocol.QueryClientID, c.cfg.ClientID)
 	}
 	u := c.cfg.WSURL + protocol.PathWebSocket + "?" + q.Encode()
+	tok, session, fresh, err := c.wsToken(ctx)
+	if err != nil {
+		return nil, tokenError(err, session)
+	}
 	h := http.Header{}
 	if err := setAuthHeaders(ctx, h, c.cfg, false); err != nil {
 		return nil, err
+	}
+	if session {
+		h.Del(protocol.HeaderAPIKey) // the session token stands for the key
 	}
 	d := websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
@@ -354,14 +383,8 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		WriteBufferSize:  4096,
 		WriteBufferPool:  writeBufferPool,
 	}
-	if c.cfg.Token != nil {
-		tok, err := c.cfg.Token(ctx)
-		if err != nil {
-			return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseHandshake, Code: http.StatusUnauthorized}, Err: err}
-		}
-		if tok != "" {
-			d.Subprotocols = []string{"bearer", tok}
-		}
+	if tok != "" {
+		d.Subprotocols = []string{"bearer", tok}
 	}
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
@@ -370,8 +393,8 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 				_ = resp.Body.Close()
 			}
 			tr := protocol.Trigger{Cause: protocol.CauseHandshake, Code: resp.StatusCode}
-			return nil, &ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
-				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}
+			return nil, c.handshakeRefused(&ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
+				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}, tok, session, fresh)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -381,13 +404,15 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 	ws.SetReadLimit(c.cfg.ReadLimit)
 	ping := c.clock.NewTicker(c.cfg.PingInterval)
 	conn := &wsConn{
-		ws:    ws,
-		seq:   c.connSeq.Add(1),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		lost:  make(chan error, 1),
-		ready: make(chan struct{}),
-		acks:  map[string][]chan struct{}{},
+		ws:      ws,
+		seq:     c.connSeq.Add(1),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		lost:    make(chan error, 1),
+		ready:   make(chan struct{}),
+		greeted: make(chan struct{}),
+		session: session,
+		acks:    map[string][]chan struct{}{},
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -438,11 +463,7 @@ func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
 		id := chat.ID()
 		ack := conn.expectJoin(id)
 		waits = append(waits, wait{id, ack})
-		if id == "" {
-			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{Create: true})
-		} else {
-			c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{ChatID: id})
-		}
+		c.sendControl(protocol.TypeJoinChat, chat.joinFrame())
 	}
 	if len(waits) == 0 {
 		return nil
@@ -729,6 +750,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	}
 	switch ev.Type {
 	case protocol.TypeConnectionEstablished:
+		conn.greetOnce.Do(func() { close(conn.greeted) })
 		if ev.ClientID != "" {
 			c.mu.Lock()
 			c.clientID = ev.ClientID
@@ -736,6 +758,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		}
 		return
 	case protocol.TypeInitializationProgress:
+		conn.greetOnce.Do(func() { close(conn.greeted) })
 		p := ProgressEvent{Phase: ev.Phase, Message: ev.Text, Time: ev.Time}
 		c.disp.enqueue(func() {
 			for _, h := range handlers(c, c.onProg) {
@@ -859,10 +882,17 @@ func (c *Client) chatByID(id string) *Chat {
 	return c.byID[id]
 }
 
-// adoptChatID gives id to the oldest open chat that is waiting for one
-// (degraded mode). It returns that chat, or nil.
+// adoptChatID gives id to the open chat that proposed it (realtime form),
+// else to the oldest open chat that is waiting for one (degraded mode). It
+// returns that chat, or nil.
 func (c *Client) adoptChatID(id string) *Chat {
-	for _, ch := range c.chatList() {
+	chats := c.chatList()
+	for _, ch := range chats {
+		if ch.proposedID() == id && ch.adoptID(id) {
+			return ch
+		}
+	}
+	for _, ch := range chats {
 		if ch.adoptID(id) {
 			return ch
 		}
