@@ -679,8 +679,19 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			if c.stale(it.item) {
 				continue
 			}
+			// A message counts as written before the write: a platform that
+			// answers at once, with no acknowledgement (the realtime form),
+			// must find it sent when its first chunk is read.
+			om, marked := it.item.Value.(*outMsg)
+			marked = marked && om.w != nil
+			if marked {
+				c.written(om, conn.seq)
+			}
 			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := conn.ws.WriteMessage(websocket.TextMessage, it.item.Payload); err != nil {
+				if marked {
+					i++ // the ledger sends it again after the reconnect (Resends)
+				}
 				unsent = append(unsent, items[i:]...)
 				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
 				return
@@ -688,9 +699,6 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			c.stats.framesOut.Add(1)
 			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
 			c.log.Debug("miptech: frame out", "type", it.item.Type)
-			if om, ok := it.item.Value.(*outMsg); ok && om.w != nil {
-				c.written(om, conn.seq)
-			}
 		}
 	}
 }

@@ -40,6 +40,7 @@ type sessionTokens struct {
 	token   string
 	renewAt time.Time // when the token is replaced
 	refused error     // the key was refused when probed: the next get returns it
+	absent  bool      // the platform has no session endpoint (the website variant)
 }
 
 // sessionAnswer is the answer of the session endpoint.
@@ -53,21 +54,28 @@ type sessionAnswer struct {
 // is about to expire; fresh reports that it was obtained now.
 func (s *sessionTokens) get(ctx context.Context) (tok string, fresh bool, err error) {
 	s.mu.Lock()
-	tok, at, refused := s.token, s.renewAt, s.refused
+	tok, at, refused, absent := s.token, s.renewAt, s.refused, s.absent
 	s.refused = nil
 	s.mu.Unlock()
 	if refused != nil {
 		return "", false, refused // asked a moment ago: not asked again
 	}
+	if absent {
+		return "", false, nil
+	}
 	if tok != "" && s.c.clock.Now().Before(at) {
 		return tok, false, nil
 	}
 	if err := s.fetch(ctx, false); err != nil {
+		var apiErr *protocol.APIError
+		if errors.As(err, &apiErr) && notServed(apiErr.Status) {
+			return "", false, nil
+		}
 		return "", false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.token, true, nil
+	return s.token, s.token != "", nil
 }
 
 // dropCurrent forgets the current token (the platform closed a connection
@@ -133,6 +141,13 @@ func (s *sessionTokens) fetch(ctx context.Context, remember bool) error {
 			}
 			return err
 		}
+		if notServed(resp.StatusCode) {
+			// No session endpoint: the variant that needs no token.
+			s.mu.Lock()
+			s.absent = true
+			s.mu.Unlock()
+			c.log.Debug("miptech: no session endpoint; connecting without a token")
+		}
 		return apiErr
 	}
 	var ans sessionAnswer
@@ -182,7 +197,8 @@ func epoch(f float64) time.Time {
 
 // wsToken returns the token to offer on the handshake: the user's Token
 // when set, else in the realtime form with an API key a session token
-// (session true; fresh when obtained now), else none.
+// (session true; fresh when obtained now) unless the platform has no
+// session endpoint, else none.
 func (c *Client) wsToken(ctx context.Context) (tok string, session, fresh bool, err error) {
 	if c.cfg.Token != nil {
 		tok, err := c.cfg.Token(ctx)
@@ -192,5 +208,5 @@ func (c *Client) wsToken(ctx context.Context) (tok string, session, fresh bool, 
 		return "", false, false, nil
 	}
 	tok, fresh, err = c.fs.tokens.get(ctx)
-	return tok, true, fresh, err
+	return tok, tok != "", fresh, err
 }
