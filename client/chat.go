@@ -40,7 +40,8 @@ type Chat struct {
 	id          string
 	title       string
 	created     time.Time
-	needsCreate bool // degraded: no chat id yet; learned from the platform
+	needsCreate bool   // degraded: no chat id yet; learned from the platform
+	proposed    string // realtime form: the id proposed with create:true
 	createReq   protocol.CreateChatRequest
 	left        bool
 	closed      bool
@@ -88,8 +89,12 @@ func newChat(c *Client) *Chat {
 	}
 }
 
-// NewChat creates a conversation over REST and joins it on the connection,
-// which it starts if needed. When the platform cannot create the chat (5xx
+// NewChat creates a conversation and joins it on the connection, which it
+// starts if needed. In the realtime form (see Protocol) it sends join_chat
+// with create:true and a UUID v4 and returns once the platform confirmed
+// the chat, whose id is the one the platform gives; a confirmation that
+// does not come within Config.JoinTimeout of readiness is an error. In the
+// REST form it creates the chat over REST. When the platform cannot create the chat (5xx
 // or a network error), the chat opens degraded: it joins with
 // {"create": true} and learns its id from the platform. A 4xx answer is
 // returned as a *protocol.APIError; a ctx that ends first returns ctx's
@@ -101,10 +106,16 @@ func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // the platform must not create a chat the caller abandoned
 	}
+	if form, _ := c.resolveForm(ctx); form == ProtocolRealtime {
+		return c.newRealtimeChat(ctx, opts)
+	}
 	ch := newChat(c)
 	ch.title = opts.Title
 	ch.createReq = protocol.CreateChatRequest{SessionID: opts.SessionID, VisitorID: opts.VisitorID, Title: opts.Title, Context: opts.Context}
 	resp, err := c.rest.CreateChat(ctx, ch.createReq)
+	if c.decideFromCreate(err) == ProtocolRealtime {
+		return c.newRealtimeChat(ctx, opts)
+	}
 	switch {
 	case err == nil:
 		ch.id = resp.ChatID
@@ -223,12 +234,7 @@ func (ch *Chat) joinOn(conn *wsConn) {
 	if !conn.claimJoin(ch.key) {
 		return
 	}
-	id := ch.ID()
-	if id == "" {
-		ch.c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{Create: true})
-		return
-	}
-	ch.c.sendControl(protocol.TypeJoinChat, protocol.JoinChat{ChatID: id})
+	ch.c.sendControl(protocol.TypeJoinChat, ch.joinFrame())
 }
 
 // joinedOnConn reports whether the platform confirmed the chat's join on

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -81,49 +82,51 @@ func TestChat_AskUnderEveryFieldVariant(t *testing.T) {
 }
 
 func TestChat_StreamYieldsChunksThenTheCompleteReply(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	var b strings.Builder
-	var final *Reply
-	n := 0
-	for chunk, err := range chat.Stream(ctx, "stream me a reply") {
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
 		require.NoError(t, err)
-		if chunk.Done {
-			final = &chunk.Reply
-			break
+		var b strings.Builder
+		var final *Reply
+		n := 0
+		for chunk, err := range chat.Stream(ctx, "stream me a reply") {
+			require.NoError(t, err)
+			if chunk.Done {
+				final = &chunk.Reply
+				break
+			}
+			n++
+			b.WriteString(chunk.Text)
 		}
-		n++
-		b.WriteString(chunk.Text)
-	}
-	require.NotNil(t, final)
-	want := platformtest.ReplyText("stream me a reply")
-	assert.Equal(t, want, b.String())
-	assert.Equal(t, want, final.Text)
-	assert.Equal(t, n, final.Chunks)
-	assert.Greater(t, n, 1)
+		require.NotNil(t, final)
+		want := platformtest.ReplyText("stream me a reply")
+		assert.Equal(t, want, b.String())
+		assert.Equal(t, want, final.Text)
+		assert.Equal(t, n, final.Chunks)
+		assert.Greater(t, n, 1)
+	})
 }
 
 func TestChat_StreamStoppedEarlyLeaksNothing(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		return platformtest.Reply{Chunks: []string{"a", "b", "c", "d"}, ChunkDelay: 20 * time.Millisecond}
-	})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	for chunk, err := range chat.Stream(ctx, "stop early") {
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Chunks: []string{"a", "b", "c", "d"}, ChunkDelay: 20 * time.Millisecond}
+		})
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
 		require.NoError(t, err)
-		assert.Equal(t, "a", chunk.Text)
-		break
-	}
-	// The reply still completes for the other consumers.
-	r, err := chat.Ask(ctx, "then ask")
-	require.NoError(t, err)
-	assert.Equal(t, "abcd", r.Text)
+		for chunk, err := range chat.Stream(ctx, "stop early") {
+			require.NoError(t, err)
+			assert.Equal(t, "a", chunk.Text)
+			break
+		}
+		// The reply still completes for the other consumers.
+		r, err := chat.Ask(ctx, "then ask")
+		require.NoError(t, err)
+		assert.Equal(t, "abcd", r.Text)
+	})
 }
 
 func TestChat_StreamReportsSendErrors(t *testing.T) {
@@ -138,31 +141,32 @@ func TestChat_StreamReportsSendErrors(t *testing.T) {
 }
 
 func TestChat_SendValidates(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-validate")
-	require.NoError(t, err)
-	tests := []struct {
-		name string
-		text string
-	}{
-		{"empty", ""},
-		{"blank", " \t\n"},
-		{"too long", strings.Repeat("é", DefaultMaxMessageLength+1)},
-		{"invalid utf-8", "abc\xff"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := chat.Send(ctx, tt.text)
-			require.ErrorIs(t, err, ErrValidation)
-			var ve *ValidationError
-			require.ErrorAs(t, err, &ve)
-		})
-	}
-	_, err = chat.Send(ctx, strings.Repeat("é", DefaultMaxMessageLength))
-	require.NoError(t, err, "exactly the limit, counted in characters, passes")
-	assert.NotNil(t, chat.State().Errors.Validation)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		tests := []struct {
+			name string
+			text string
+		}{
+			{"empty", ""},
+			{"blank", " \t\n"},
+			{"too long", strings.Repeat("é", DefaultMaxMessageLength+1)},
+			{"invalid utf-8", "abc\xff"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := chat.Send(ctx, tt.text)
+				require.ErrorIs(t, err, ErrValidation)
+				var ve *ValidationError
+				require.ErrorAs(t, err, &ve)
+			})
+		}
+		_, err = chat.Send(ctx, strings.Repeat("é", DefaultMaxMessageLength))
+		require.NoError(t, err, "exactly the limit, counted in characters, passes")
+		assert.NotNil(t, chat.State().Errors.Validation)
+	})
 }
 
 func TestChat_LengthLimitFromPlatformConfig(t *testing.T) {
@@ -179,71 +183,74 @@ func TestChat_LengthLimitFromPlatformConfig(t *testing.T) {
 }
 
 func TestChat_ManyChatsConcurrentlyGetOnlyTheirOwnReplies(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 30*time.Second)
-	const chats, perChat = 8, 5
-	var wg sync.WaitGroup
-	for i := 0; i < chats; i++ {
-		chat, err := c.NewChat(ctx, ChatOptions{Title: fmt.Sprint("chat ", i)})
-		require.NoError(t, err)
-		var wrong atomic.Int32
-		chat.OnComplete(func(e CompleteEvent) {
-			if e.Reply.ChatID != chat.ID() {
-				wrong.Add(1)
-			}
-		})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < perChat; j++ {
-				q := fmt.Sprintf("chat %s question %d", chat.ID(), j)
-				r, err := chat.Ask(ctx, q)
-				if assert.NoError(t, err) {
-					assert.Equal(t, platformtest.ReplyText(q), r.Text)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 30*time.Second)
+		const chats, perChat = 8, 5
+		var wg sync.WaitGroup
+		for i := 0; i < chats; i++ {
+			chat, err := c.NewChat(ctx, ChatOptions{Title: fmt.Sprint("chat ", i)})
+			require.NoError(t, err)
+			var wrong atomic.Int32
+			chat.OnComplete(func(e CompleteEvent) {
+				if e.Reply.ChatID != chat.ID() {
+					wrong.Add(1)
 				}
-			}
-			assert.Zero(t, wrong.Load())
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, uint64(chats*perChat), c.Stats().MessagesAnswered)
+			})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < perChat; j++ {
+					q := fmt.Sprintf("chat %s question %d", chat.ID(), j)
+					r, err := chat.Ask(ctx, q)
+					if assert.NoError(t, err) {
+						assert.Equal(t, platformtest.ReplyText(q), r.Text)
+					}
+				}
+				assert.Zero(t, wrong.Load())
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, uint64(chats*perChat), c.Stats().MessagesAnswered)
+	})
 }
 
 func TestChat_MessagesSentWhileDisconnectedAnsweredAfterReconnectInOrder(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
-	states := recordStates(c)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	srv.RefuseHandshakes(2, 503)
-	srv.DropAll(1001)
-	states.next(t, ctx, StateReconnecting)
-	var msgs []*Message
-	for i := 0; i < 5; i++ {
-		m, err := chat.Send(ctx, fmt.Sprint("offline ", i))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
+		states := recordStates(c)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
 		require.NoError(t, err)
-		msgs = append(msgs, m)
-	}
-	var completes []string
-	var mu sync.Mutex
-	chat.OnComplete(func(e CompleteEvent) {
-		mu.Lock()
-		completes = append(completes, e.Reply.Text)
-		mu.Unlock()
+		require.NoError(t, c.Connect(ctx))
+		waitListed(t, srv, 1)
+		srv.RefuseHandshakes(2, 503)
+		srv.DropAll(1001)
+		states.next(t, ctx, StateReconnecting)
+		var msgs []*Message
+		for i := 0; i < 5; i++ {
+			m, err := chat.Send(ctx, fmt.Sprint("offline ", i))
+			require.NoError(t, err)
+			msgs = append(msgs, m)
+		}
+		var completes []string
+		var mu sync.Mutex
+		chat.OnComplete(func(e CompleteEvent) {
+			mu.Lock()
+			completes = append(completes, e.Reply.Text)
+			mu.Unlock()
+		})
+		for i, m := range msgs {
+			r, err := m.Wait(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, platformtest.ReplyText(fmt.Sprint("offline ", i)), r.Text)
+		}
+		var sent []string
+		for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
+			sent = append(sent, f.Data["message"].(string))
+		}
+		assert.Equal(t, []string{"offline 0", "offline 1", "offline 2", "offline 3", "offline 4"}, sent, "each sent once, in order")
 	})
-	for i, m := range msgs {
-		r, err := m.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, platformtest.ReplyText(fmt.Sprint("offline ", i)), r.Text)
-	}
-	var sent []string
-	for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
-		sent = append(sent, f.Data["message"].(string))
-	}
-	assert.Equal(t, []string{"offline 0", "offline 1", "offline 2", "offline 3", "offline 4"}, sent, "each sent once, in order")
 }
 
 func TestChat_DropBeforeAckResendsOnceWithSameID(t *testing.T) {
@@ -586,24 +593,25 @@ func TestChat_RESTSendModeTakesRepliesFromSocket(t *testing.T) {
 }
 
 func TestChat_LeaveStopsDeliveriesAndJoinIsIdempotent(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	require.NoError(t, chat.Leave(ctx))
-	require.NoError(t, chat.Leave(ctx))
-	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-		return len(s.FramesOfType(protocol.TypeLeaveChat)) == 1
-	}))
-	_, err = chat.Send(ctx, "after leave")
-	require.Error(t, err)
-	require.NoError(t, chat.Join(ctx))
-	require.NoError(t, chat.Join(ctx))
-	r, err := chat.Ask(ctx, "back again")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("back again"), r.Text)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		require.NoError(t, chat.Leave(ctx))
+		require.NoError(t, chat.Leave(ctx))
+		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+			return len(s.FramesOfType(protocol.TypeLeaveChat)) == 1
+		}))
+		_, err = chat.Send(ctx, "after leave")
+		require.Error(t, err)
+		require.NoError(t, chat.Join(ctx))
+		require.NoError(t, chat.Join(ctx))
+		r, err := chat.Ask(ctx, "back again")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("back again"), r.Text)
+	})
 }
 
 func TestChat_PlatformErrorFailsTheMessage(t *testing.T) {

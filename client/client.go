@@ -47,6 +47,7 @@ type Client struct {
 	scratch []registry.Decision
 	chatSeq atomic.Uint64 // numbers the chats (their ledger keys)
 	connSeq atomic.Uint64 // numbers the connections, from 1
+	fs      formState     // the protocol form and session tokens (protocolform.go)
 
 	mu          sync.Mutex
 	state       State
@@ -153,6 +154,7 @@ func New(cfg Config) (*Client, error) {
 		onOrphan:  map[int]func(registry.Message){},
 	}
 	c.rest = newREST(cfg)
+	c.initForm()
 	c.ledger = registry.NewLedger(registry.LedgerConfig{
 		ResponseTimeout: cfg.ResponseTimeout,
 		LateWindow:      lateReplyWindow,
@@ -501,6 +503,7 @@ func (c *Client) Stats() Stats {
 	s := c.stats.snapshot()
 	s.State = st
 	s.ConnectedAt = at
+	s.Protocol = c.protocolForm()
 	qs := c.q.Stats()
 	s.QueueLength = qs.Len
 	s.QueueRejected = qs.Rejected

@@ -82,6 +82,10 @@ type Config struct {
 	// MaxRememberedTokens distinct values it returned are redacted like the
 	// API key.
 	Token TokenSource
+	// Protocol is the form of the platform's protocol: ProtocolAuto (the
+	// zero value) decides once per client from what the platform does;
+	// ProtocolREST and ProtocolRealtime force one. See Protocol.
+	Protocol Protocol
 	// ClientID, when set, is sent as the client_id query parameter.
 	ClientID string
 	// AllowInsecure permits plain http:// or ws:// to a non-loopback host
@@ -333,6 +337,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.QueuePolicy != queue.RejectNew && c.QueuePolicy != queue.DropOldest {
 		return c, &ConfigError{"QueuePolicy", "must be queue.RejectNew or queue.DropOldest"}
+	}
+	if c.Protocol < ProtocolAuto || c.Protocol > ProtocolRealtime {
+		return c, &ConfigError{"Protocol", "must be ProtocolAuto, ProtocolREST or ProtocolRealtime"}
 	}
 	if c.SendMode != SendWebSocket && c.SendMode != SendREST {
 		return c, &ConfigError{"SendMode", "must be SendWebSocket or SendREST"}

@@ -51,7 +51,10 @@ type wsConn struct {
 	lostOnce  sync.Once
 	ready     chan struct{}
 	readyOnce sync.Once
+	greeted   chan struct{} // closed on the first greeting frame (realtime form)
+	greetOnce sync.Once
 	wg        sync.WaitGroup
+	session   bool // opened with a session token (realtime form)
 
 	amu    sync.Mutex
 	acks   map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
@@ -216,7 +219,7 @@ func (c *Client) supervise() {
 			return // Close sends the 1000 close before it cancels
 		}
 		policy, retryAfter := classify(err)
-		policy = c.cfg.ReconnectDelays.Apply(policy)
+		policy = c.refreshOnAuthClose(err, c.cfg.ReconnectDelays.Apply(policy))
 		c.emitError(ErrorConnection, err, "")
 		if !policy.Retry || retries >= c.cfg.MaxRetries {
 			fe := &FailedError{Attempts: retries + 1, Last: err}
@@ -271,17 +274,23 @@ func classify(err error) (protocol.Policy, time.Duration) {
 // connectOnce runs the four steps of SPEC §3.1 and returns a ready
 // connection.
 func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, error) {
-	// 1. Health.
-	if _, err := c.rest.health(ctx, false); err != nil {
-		return nil, restConnectError(err)
+	rt, err := c.beginConnect(ctx) // the protocol form (realtime.go)
+	if err != nil {
+		return nil, err
 	}
-	c.learnLimits(ctx)
-	// 2. Chat creation for chats that have no id yet (degraded otherwise).
-	for _, ch := range c.chatList() {
-		ch.ensureCreated(ctx)
+	// 1. Health.
+	if _, err := c.rest.health(ctx, false); c.healthError(err) != nil {
+		return nil, c.healthError(err)
+	}
+	if !rt {
+		c.learnLimits(ctx)
+		// 2. Chat creation for chats that have no id yet (degraded otherwise).
+		for _, ch := range c.chatList() {
+			ch.ensureCreated(ctx)
+		}
 	}
 	// 3. Dial, then connection_established / progress / connection_ready.
-	conn, err := c.dial(ctx)
+	conn, err := c.dialOnce(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -295,19 +304,13 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 			c.detach(conn)
 		}
 	}()
-	readyTimer := c.clock.NewTimer(c.cfg.ReadyTimeout)
-	select {
-	case <-conn.ready:
-		readyTimer.Stop()
-	case err := <-conn.lost:
-		readyTimer.Stop()
+	if rt || c.listensForSilence() {
+		err = c.awaitGreeting(ctx, conn, conn.session)
+	} else {
+		err = c.waitReady(ctx, conn)
+	}
+	if err != nil {
 		return nil, err
-	case <-readyTimer.C():
-		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
-			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
-	case <-ctx.Done():
-		readyTimer.Stop()
-		return nil, ctx.Err()
 	}
 	// 4. Join every chat, wait for the acknowledgements, then flush.
 	if err := c.joinAll(ctx, conn); err != nil {
@@ -318,6 +321,23 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 	}
 	ok = true
 	return conn, nil
+}
+
+// waitReady waits for connection_ready, up to Config.ReadyTimeout.
+func (c *Client) waitReady(ctx context.Context, conn *wsConn) error {
+	readyTimer := c.clock.NewTimer(c.cfg.ReadyTimeout)
+	defer readyTimer.Stop()
+	select {
+	case <-conn.ready:
+		return nil
+	case err := <-conn.lost:
+		return err
+	case <-readyTimer.C():
+		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
+			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // learnLimits reads the platform's message length limit once, unless the
@@ -333,6 +353,8 @@ func (c *Client) learnLimits(ctx context.Context) {
 	if err := c.rest.do(ctx, http.MethodGet, protocol.PathChatConfig, nil, &cc, false); err != nil {
 		c.log.Debug("miptech: no chat config from the platform; using the default limit", "err", err)
 		cc.MaxMessageLength = DefaultMaxMessageLength
+	} else {
+		c.decideForm(ProtocolREST, "the chat configuration endpoint answered")
 	}
 	if cc.MaxMessageLength <= 0 {
 		cc.MaxMessageLength = DefaultMaxMessageLength
@@ -367,9 +389,16 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		q.Set(protocol.QueryClientID, c.cfg.ClientID)
 	}
 	u := c.cfg.WSURL + protocol.PathWebSocket + "?" + q.Encode()
+	tok, session, fresh, err := c.wsToken(ctx)
+	if err != nil {
+		return nil, tokenError(err, session)
+	}
 	h := http.Header{}
 	if err := setAuthHeaders(ctx, h, c.cfg, false); err != nil {
 		return nil, err
+	}
+	if session {
+		h.Del(protocol.HeaderAPIKey) // the session token stands for the key
 	}
 	d := websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
@@ -378,14 +407,8 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		WriteBufferSize:  4096,
 		WriteBufferPool:  writeBufferPool,
 	}
-	if c.cfg.Token != nil {
-		tok, err := c.cfg.Token(ctx)
-		if err != nil {
-			return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseHandshake, Code: http.StatusUnauthorized}, Err: err}
-		}
-		if tok != "" {
-			d.Subprotocols = []string{"bearer", tok}
-		}
+	if tok != "" {
+		d.Subprotocols = []string{"bearer", tok}
 	}
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
@@ -394,8 +417,8 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 				_ = resp.Body.Close()
 			}
 			tr := protocol.Trigger{Cause: protocol.CauseHandshake, Code: resp.StatusCode}
-			return nil, &ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
-				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}
+			return nil, c.handshakeRefused(&ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
+				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}, tok, session, fresh)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -405,13 +428,15 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 	ws.SetReadLimit(c.cfg.ReadLimit)
 	ping := c.clock.NewTicker(c.cfg.PingInterval)
 	conn := &wsConn{
-		ws:    ws,
-		seq:   c.connSeq.Add(1),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		lost:  make(chan error, 1),
-		ready: make(chan struct{}),
-		acks:  map[string][]chan struct{}{},
+		ws:      ws,
+		seq:     c.connSeq.Add(1),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		lost:    make(chan error, 1),
+		ready:   make(chan struct{}),
+		greeted: make(chan struct{}),
+		session: session,
+		acks:    map[string][]chan struct{}{},
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -682,8 +707,19 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			if c.stale(it.item) {
 				continue
 			}
+			// A message counts as written before the write: a platform that
+			// answers at once, with no acknowledgement (the realtime form),
+			// must find it sent when its first chunk is read.
+			om, marked := it.item.Value.(*outMsg)
+			marked = marked && om.w != nil
+			if marked {
+				c.written(om, conn.seq)
+			}
 			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := conn.ws.WriteMessage(websocket.TextMessage, it.item.Payload); err != nil {
+				if marked {
+					i++ // the ledger sends it again after the reconnect (Resends)
+				}
 				unsent = append(unsent, items[i:]...)
 				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
 				return
@@ -691,9 +727,6 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			c.stats.framesOut.Add(1)
 			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
 			c.log.Debug("miptech: frame out", "type", it.item.Type)
-			if om, ok := it.item.Value.(*outMsg); ok && om.w != nil {
-				c.written(om, conn.seq)
-			}
 		}
 	}
 }
@@ -754,6 +787,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	}
 	switch ev.Type {
 	case protocol.TypeConnectionEstablished:
+		conn.greetOnce.Do(func() { close(conn.greeted) })
 		if ev.ClientID != "" {
 			c.mu.Lock()
 			c.clientID = ev.ClientID
@@ -761,6 +795,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		}
 		return
 	case protocol.TypeInitializationProgress:
+		conn.greetOnce.Do(func() { close(conn.greeted) })
 		p := ProgressEvent{Phase: ev.Phase, Message: ev.Text, Time: ev.Time}
 		c.disp.enqueue(func() {
 			for _, h := range handlers(c, c.onProg) {
@@ -884,10 +919,17 @@ func (c *Client) chatByID(id string) *Chat {
 	return c.byID[id]
 }
 
-// adoptChatID gives id to the oldest open chat that is waiting for one
-// (degraded mode). It returns that chat, or nil.
+// adoptChatID gives id to the open chat that proposed it (realtime form),
+// else to the oldest open chat that is waiting for one (degraded mode). It
+// returns that chat, or nil.
 func (c *Client) adoptChatID(id string) *Chat {
-	for _, ch := range c.chatList() {
+	chats := c.chatList()
+	for _, ch := range chats {
+		if ch.proposedID() == id && ch.adoptID(id) {
+			return ch
+		}
+	}
+	for _, ch := range chats {
 		if ch.adoptID(id) {
 			return ch
 		}

@@ -95,9 +95,19 @@ func (e *ConnectError) Error() string {
 // Unwrap returns the underlying error.
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-// Is matches ErrRateLimited for a rate-limited handshake or close.
+// Is matches ErrRateLimited for a rate-limited handshake or close, and
+// ErrUnauthorized for a handshake refused with HTTP 401 or 403 or a close
+// with code 4401 or 4403.
 func (e *ConnectError) Is(target error) bool {
-	return target == ErrRateLimited && protocol.Lookup(e.Trigger).Class == protocol.ClassRateLimited
+	switch target {
+	case ErrRateLimited:
+		return protocol.Lookup(e.Trigger).Class == protocol.ClassRateLimited
+	case ErrUnauthorized:
+		t := e.Trigger
+		return (t.Cause == protocol.CauseHandshake && (t.Code == 401 || t.Code == 403)) ||
+			(t.Cause == protocol.CauseClose && (t.Code == protocol.CloseUnauthorized || t.Code == protocol.CloseForbidden))
+	}
+	return false
 }
 
 // FailedError is the reason of the transition to StateFailed: the last error

@@ -74,7 +74,7 @@ func (ch *Chat) recoverLoop() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RESTTimeout)
-		hist, err := ch.History(ctx)
+		hist, err := ch.recoveryHistory(ctx)
 		cancel()
 		now := c.clock.Now()
 		switch {
@@ -103,9 +103,10 @@ func (ch *Chat) recoverLoop() {
 }
 
 // unrecoverable reports whether a history failure will not go away: the
-// platform has no history endpoint, or the chat has no id.
+// platform has no history endpoint (or speaks the realtime form), or the
+// chat has no id.
 func unrecoverable(err error) bool {
-	if errors.Is(err, errNoChatID) {
+	if errors.Is(err, errNoChatID) || errors.Is(err, errNoHistory) {
 		return true
 	}
 	var apiErr *protocol.APIError

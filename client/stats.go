@@ -11,6 +11,10 @@ import (
 type Stats struct {
 	// State is the connection state.
 	State State
+	// Protocol is the form of the protocol the client speaks: ProtocolREST
+	// or ProtocolRealtime, ProtocolAuto while auto-detection has not
+	// decided yet (Config.Protocol).
+	Protocol Protocol
 	// ConnectedAt is when the last connection became ready.
 	ConnectedAt time.Time
 	// Reconnects counts connections that became ready again after a loss.

@@ -41,7 +41,11 @@ type JoinChat struct {
 	// ChatID is the chat to join; empty when it is not known yet.
 	ChatID string `json:"chat_id,omitempty"`
 	// Create asks the platform to create a chat, when there is no ChatID.
+	// In the realtime form (SPEC §2.4) ChatID is the id the client proposes
+	// for the new chat.
 	Create bool `json:"create,omitempty"`
+	// TenantID is the tenant, sent in the realtime form.
+	TenantID string `json:"tenant_id,omitempty"`
 }
 
 // LeaveChat is the payload of leave_chat.

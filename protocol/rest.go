@@ -10,11 +10,14 @@ import (
 
 // REST paths, relative to the API URL.
 const (
-	PathHealthz       = "/healthz"
-	PathHealth        = "/api/v1/health"
-	PathChats         = "/api/v1/chat/"
-	PathChatConfig    = "/api/v1/chat/config"
-	PathWebSocket     = "/api/v1/ws/chat"
+	PathHealthz    = "/healthz"
+	PathHealth     = "/api/v1/health"
+	PathChats      = "/api/v1/chat/"
+	PathChatConfig = "/api/v1/chat/config"
+	PathWebSocket  = "/api/v1/ws/chat"
+	// PathSession exchanges an API key for a WebSocket session token in the
+	// realtime form (SPEC §2.4).
+	PathSession       = "/api/auth/session"
 	pathChatMessagesF = "/api/v1/chat/%s/messages"
 )
 

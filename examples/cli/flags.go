@@ -17,6 +17,7 @@ const (
 	envWSURL    = "MIPTECH_WS_URL"
 	envTenantID = "MIPTECH_TENANT_ID"
 	envAPIKey   = "MIPTECH_API_KEY"
+	envProtocol = "MIPTECH_PROTOCOL"
 )
 
 // defaultTenant is the tenant used when none is given: any tenant works
@@ -26,6 +27,8 @@ const defaultTenant = "demo"
 // settings are the parsed flags, completed from the environment.
 type settings struct {
 	apiURL, wsURL, tenant, apiKey string
+	protocolName                  string
+	protocol                      client.Protocol
 	replyTimeout                  time.Duration
 	queueSize                     int
 	verbose                       bool
@@ -43,6 +46,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&s.wsURL, "ws-url", "", "WebSocket base `URL` ($"+envWSURL+"); default: the API URL with http→ws, https→wss")
 	fs.StringVar(&s.tenant, "tenant", "", "tenant `id` ($"+envTenantID+"); default \""+defaultTenant+"\", which the fake platform accepts")
 	fs.StringVar(&s.apiKey, "api-key", "", "API `key` sent as X-API-Key ($"+envAPIKey+"); prefer the environment variable,\nsince flags show in the process list")
+	fs.StringVar(&s.protocolName, "protocol", "", "protocol `form`: auto (default: detected), rest or realtime ($"+envProtocol+");\nwith the embedded platform, realtime starts it in the realtime form")
 	fs.DurationVar(&s.replyTimeout, "reply-timeout", client.DefaultResponseTimeout, "processing timeout: a line whose reply has not completed this long after it was\nsent (or after its last chunk) fails")
 	fs.IntVar(&s.queueSize, "queue-size", client.DefaultQueueSize, "lines that may wait while the connection is down; one more is refused with an error")
 	fs.BoolVar(&s.verbose, "v", false, "log the SDK's connection steps and every frame on standard error")
@@ -74,11 +78,17 @@ func parseFlags(args []string, getenv func(string) string) (settings, error) {
 		{"ws-url", envWSURL, &s.wsURL},
 		{"tenant", envTenantID, &s.tenant},
 		{"api-key", envAPIKey, &s.apiKey},
+		{"protocol", envProtocol, &s.protocolName},
 	} {
 		if !given[v.flag] {
 			*v.p = strings.TrimSpace(getenv(v.env))
 		}
 	}
+	p, err := client.ParseProtocol(s.protocolName)
+	if err != nil {
+		return s, fmt.Errorf("-protocol %q: want auto, rest or realtime", s.protocolName)
+	}
+	s.protocol = p
 	switch {
 	case s.replyTimeout <= 0:
 		return s, fmt.Errorf("-reply-timeout %s: want a positive duration, e.g. 30s", s.replyTimeout)
@@ -107,6 +117,8 @@ func flagOf(err error) string {
 		return "-tenant or $" + envTenantID
 	case "APIKey":
 		return "-api-key or $" + envAPIKey
+	case "Protocol":
+		return "-protocol or $" + envProtocol
 	case "QueueSize":
 		return "-queue-size"
 	case "ResponseTimeout":
@@ -171,6 +183,11 @@ Examples:
   echo "What are your opening hours?" | go run ./examples/cli
   MIPTECH_API_URL=https://api.miptechnologies.tech MIPTECH_TENANT_ID=acme \
     MIPTECH_API_KEY=... go run ./examples/cli < questions.txt > answers.txt
+  go run ./examples/fakeplatform -protocol realtime &   # the realtime form
+  printf 'hello\nhow are you?\n' | MIPTECH_API_URL=http://localhost:8001 \
+    MIPTECH_API_KEY=any-key go run ./examples/cli
+  The protocol form (rest or realtime) is detected unless -protocol or
+  $MIPTECH_PROTOCOL forces one.
 `)
 	return b.String()
 }

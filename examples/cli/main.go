@@ -13,6 +13,9 @@
 //	printf 'hello\nhow are you?\n' | go run ./examples/cli
 //	MIPTECH_API_URL=http://localhost:8001 MIPTECH_TENANT_ID=acme go run ./examples/cli
 //
+// The platform's protocol form (REST or realtime) is detected;
+// MIPTECH_PROTOCOL (or -protocol) forces one.
+//
 // Run it with -h for the flags, the input rules and the exit codes.
 package main
 
@@ -104,6 +107,10 @@ type session struct {
 	failErr  error         // why; written before failed is closed
 }
 
+// embeddedKey is the API key the CLI uses with the embedded platform in the
+// realtime form, which accepts any key.
+const embeddedKey = "embedded-demo-key"
+
 // setup starts the embedded platform when no API URL is set and creates
 // the client. Neither connects: the chat is opened at the first line.
 func (s *session) setup() error {
@@ -112,6 +119,7 @@ func (s *session) setup() error {
 		WSURL:           s.set.wsURL,
 		TenantID:        s.set.tenant,
 		APIKey:          s.set.apiKey,
+		Protocol:        s.set.protocol,
 		ResponseTimeout: s.set.replyTimeout,
 		QueueSize:       s.set.queueSize,
 	}
@@ -119,8 +127,15 @@ func (s *session) setup() error {
 		cfg.Logger = slog.New(slog.NewTextHandler(s.con, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if s.set.embedded() {
-		s.srv = platformtest.NewServer(platformtest.Config{})
-		cfg.APIURL, cfg.WSURL, cfg.APIKey = s.srv.URL(), "", ""
+		pc := platformtest.Config{}
+		cfg.APIURL, cfg.WSURL, cfg.APIKey = "", "", ""
+		if s.set.protocol == client.ProtocolRealtime {
+			// The realtime form exchanges an API key for a session token;
+			// the embedded platform accepts any.
+			pc.Protocol, cfg.APIKey = platformtest.ProtocolTenantApp, embeddedKey
+		}
+		s.srv = platformtest.NewServer(pc)
+		cfg.APIURL = s.srv.URL()
 		if s.set.wsURL != "" || s.set.apiKey != "" {
 			s.con.line("cli: -ws-url and -api-key are ignored without an API URL")
 		}

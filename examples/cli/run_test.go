@@ -393,3 +393,44 @@ func TestRun_UsageErrorsExitTwo(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_BothProtocolFormsDetectedOrForced(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		form   platformtest.Protocol
+		forced string
+	}{
+		{"rest detected", platformtest.ProtocolREST, ""},
+		{"website detected", platformtest.ProtocolWebsite, ""},
+		{"tenant-app detected", platformtest.ProtocolTenantApp, ""},
+		{"tenant-app forced", platformtest.ProtocolTenantApp, "realtime"},
+		{"rest forced", platformtest.ProtocolREST, "rest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := platform(t, platformtest.Config{Protocol: tt.form})
+			env := envFor(srv)
+			env[envAPIKey] = "any-key"
+			env[envProtocol] = tt.forced
+			res := runCLI(t, env, "hello\nhow are you?\n")
+			assert.Equal(t, 0, res.code, res.stderr)
+			assert.Equal(t, "assistant: Echo: hello\nassistant: Echo: how are you?\n", res.stdout)
+			assert.NotContains(t, res.stderr, "any-key")
+		})
+	}
+}
+
+func TestRun_EmbeddedPlatformInTheRealtimeForm(t *testing.T) {
+	t.Parallel()
+	res := runCLI(t, map[string]string{envProtocol: "realtime"}, "hello\n")
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, "assistant: Echo: hello\n", res.stdout)
+}
+
+func TestRun_UnknownProtocolIsAUsageError(t *testing.T) {
+	t.Parallel()
+	res := runCLI(t, map[string]string{envProtocol: "grpc"}, "hello\n")
+	assert.Equal(t, exitUsage, res.code)
+	assert.Contains(t, res.stderr, "-protocol")
+}

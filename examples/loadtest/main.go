@@ -51,6 +51,7 @@ type options struct {
 	text                     string
 
 	apiURL, wsURL, tenant, apiKey string
+	protocolName                  string
 	replyTimeout                  time.Duration
 	connectConcurrency            int
 	connectTimeout                time.Duration
@@ -95,6 +96,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.wsURL, "ws-url", "", "platform WebSocket base URL (env MIPTECH_WS_URL; default: from -api-url)")
 	fs.StringVar(&o.tenant, "tenant", "", "tenant id (env MIPTECH_TENANT_ID; default \"loadtest\")")
 	fs.StringVar(&o.apiKey, "api-key", "", "API key (env MIPTECH_API_KEY)")
+	fs.StringVar(&o.protocolName, "protocol", "", "protocol form: auto (default: detected), rest or realtime (env MIPTECH_PROTOCOL)")
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", client.DefaultResponseTimeout, "processing timeout per reply (Config.ResponseTimeout)")
 	fs.IntVar(&o.connectConcurrency, "connect-concurrency", 64, "clients connecting at the same time")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 2*time.Minute, "time allowed for all clients to become ready")
@@ -121,7 +123,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, env := range map[string]string{"api-url": "MIPTECH_API_URL", "ws-url": "MIPTECH_WS_URL",
-		"tenant": "MIPTECH_TENANT_ID", "api-key": "MIPTECH_API_KEY"} {
+		"tenant": "MIPTECH_TENANT_ID", "api-key": "MIPTECH_API_KEY", "protocol": "MIPTECH_PROTOCOL"} {
 		if set[name] {
 			continue
 		}
@@ -131,6 +133,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.tenant == "" {
 		o.tenant = "loadtest"
+	}
+	if _, err := client.ParseProtocol(o.protocolName); err != nil {
+		return o, fmt.Errorf("-protocol: %w", err)
 	}
 	o.embedded = o.apiURL == ""
 	if o.embedded && o.wsURL != "" {
@@ -206,13 +211,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var srv *platformtest.Server
-	cfg := client.Config{APIURL: o.apiURL, WSURL: o.wsURL, TenantID: o.tenant, APIKey: o.apiKey, ResponseTimeout: o.replyTimeout}
+	form, _ := client.ParseProtocol(o.protocolName) // checked by parseOptions
+	cfg := client.Config{APIURL: o.apiURL, WSURL: o.wsURL, TenantID: o.tenant, APIKey: o.apiKey, ResponseTimeout: o.replyTimeout, Protocol: form}
 	if o.embedded {
-		srv = platformtest.NewServer(platformtest.Config{
+		pc := platformtest.Config{
 			ReadyDelay: o.readyDelay,
 			Responder:  platformtest.ChunkedResponder(o.chunks, o.chunkDelay),
 			MaxRecords: maxRecords(o),
-		})
+		}
+		if form == client.ProtocolRealtime {
+			// The embedded platform in the realtime form accepts any key.
+			pc.Protocol = platformtest.ProtocolTenantApp
+			if cfg.APIKey == "" {
+				cfg.APIKey = "embedded-load-key"
+			}
+		}
+		srv = platformtest.NewServer(pc)
 		defer srv.Close()
 		cfg.APIURL = srv.URL()
 	}

@@ -9,6 +9,10 @@
 // To talk to a real platform:
 //
 //	MIPTECH_API_URL=https://api.miptechnologies.tech MIPTECH_TENANT_ID=acme MIPTECH_API_KEY=... go run ./examples/quickstart
+//
+// The platform's protocol form (REST or realtime) is detected;
+// MIPTECH_PROTOCOL=rest or realtime forces one (with the embedded platform,
+// realtime starts it in the realtime form).
 package main
 
 import (
@@ -46,12 +50,21 @@ func run(ctx context.Context, out, diag io.Writer, getenv func(string) string) e
 		TenantID: getenv("MIPTECH_TENANT_ID"),
 		APIKey:   getenv("MIPTECH_API_KEY"),
 	}
+	form, err := client.ParseProtocol(getenv("MIPTECH_PROTOCOL"))
+	if err != nil {
+		return fmt.Errorf("MIPTECH_PROTOCOL: %w", err)
+	}
+	cfg.Protocol = form
 	if cfg.APIURL == "" {
-		srv := platformtest.NewServer(platformtest.Config{
-			Responder: platformtest.ChunkedResponder(6, 40*time.Millisecond),
-		})
+		pc := platformtest.Config{Responder: platformtest.ChunkedResponder(6, 40*time.Millisecond)}
+		cfg.WSURL, cfg.APIKey = "", ""
+		if form == client.ProtocolRealtime {
+			// The embedded platform in the realtime form accepts any key.
+			pc.Protocol, cfg.APIKey = platformtest.ProtocolTenantApp, "embedded-demo-key"
+		}
+		srv := platformtest.NewServer(pc)
 		defer srv.Close()
-		cfg.APIURL, cfg.WSURL, cfg.APIKey = srv.URL(), "", ""
+		cfg.APIURL = srv.URL()
 		fmt.Fprintf(out, "No MIPTECH_API_URL set: using the embedded fake platform at %s\n", srv.URL())
 	}
 	if cfg.TenantID == "" {
