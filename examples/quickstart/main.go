@@ -121,7 +121,12 @@ func run(ctx context.Context, out, diag io.Writer, getenv func(string) string) e
 	if reply.ClientMessageID == "" {
 		return errors.New("the reply ended without completing")
 	}
-	fmt.Fprintf(out, "\n\nmodel %s, %d tokens, %d chunks\n", reply.Model, reply.TotalTokens, reply.Chunks)
+	if reply.Model != "" {
+		fmt.Fprintf(out, "\n\nmodel %s, %d tokens, %d chunks\n", reply.Model, reply.TotalTokens, reply.Chunks)
+	} else {
+		// The realtime form sends no reply metadata.
+		fmt.Fprintf(out, "\n\n%d chunks\n", reply.Chunks)
+	}
 	printStats(out, c.Stats())
 	return nil
 }
