@@ -49,7 +49,8 @@
 //     answers no other. A frame that names nothing goes to the reply
 //     streaming now, else to the oldest message waiting.
 //   - In order. A chat's replies are delivered in send order: a reply waits
-//     while an earlier message of its chat is having its reply recovered.
+//     while an earlier message of its chat has no outcome yet (its reply
+//     being recovered, or still to come).
 //   - Across lost connections. A message written and never acknowledged is
 //     re-sent with the same client_message_id (a second reply to it is a
 //     duplicate). A message acknowledged and not answered has its reply

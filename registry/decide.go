@@ -343,22 +343,28 @@ func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Deci
 }
 
 // heldBack reports whether e's reply must wait: an earlier message of its
-// chat is being recovered, or its reply is itself held.
+// chat is still without its outcome (awaiting recovery, held itself, or
+// waiting for its reply), so that a chat's replies are delivered in send
+// order. A message waiting to be retried does not hold others: its retry
+// is a new send, after them.
 func (l *Ledger) heldBack(e *entry) bool {
 	ln := l.chats[e.chat]
-	if ln == nil || ln.awaiting+ln.held == 0 {
+	if ln == nil || ln.order[0] == e {
 		return false
 	}
 	for _, x := range ln.order {
 		if x == e {
 			return false
 		}
-		if x.awaiting || x.parked != nil {
+		if blocks(x) {
 			return true
 		}
 	}
 	return false
 }
+
+// blocks reports whether x holds the replies of later messages of its chat.
+func blocks(x *entry) bool { return !x.done && !x.retrying }
 
 // completeOrHold completes e's reply, or holds it behind an earlier message.
 func (l *Ledger) completeOrHold(e *entry, in Input, recovered bool, now time.Time, out []Decision) []Decision {
@@ -413,7 +419,7 @@ func (l *Ledger) complete(e *entry, in Input, recovered bool, out []Decision) []
 }
 
 // release completes, in send order, the held replies of chat that no
-// message being recovered precedes any more.
+// message without its outcome precedes any more.
 func (l *Ledger) release(chat ChatKey, now time.Time, out []Decision) []Decision {
 	for {
 		ln := l.chats[chat]
@@ -422,12 +428,12 @@ func (l *Ledger) release(chat ChatKey, now time.Time, out []Decision) []Decision
 		}
 		var next *entry
 		for _, x := range ln.order {
-			if x.awaiting {
-				return out
-			}
 			if x.parked != nil {
 				next = x
 				break
+			}
+			if blocks(x) {
+				return out
 			}
 		}
 		if next == nil {

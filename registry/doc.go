@@ -18,8 +18,8 @@
 //     message that already has its outcome is a duplicate and answers no
 //     other;
 //   - the order of replies: a chat's replies are delivered in send order, a
-//     reply held ([DecideHeld]) while an earlier message of its chat awaits
-//     recovery;
+//     reply held ([DecideHeld]) while an earlier message of its chat has no
+//     outcome yet;
 //   - what a lost connection means: written and not acknowledged, send
 //     again ([Ledger.Resends]); acknowledged and not answered, look in the
 //     history; a reply streaming, start its text again (a Replace piece);

@@ -193,6 +193,23 @@ func TestLedger_RepliesOfAChatAreDeliveredInSendOrder(t *testing.T) {
 		assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, ClientID: "m1", Text: "late"})),
 			"a message given up is never answered again")
 	})
+	t.Run("a reply that overtakes an earlier live one waits for it", func(t *testing.T) {
+		h := newHarness(t, LedgerConfig{MaxRetries: 1})
+		for _, id := range []string{"m1", "m2", "m3"} {
+			h.add(chatA, id, id)
+			h.written(id)
+			h.step(Input{Kind: InAck, ClientID: id})
+		}
+		assert.Equal(t, "held", kinds(h.step(Input{Kind: InComplete, ClientID: "m2", Text: "two", HasText: true})))
+		assert.Equal(t, "m1=one m2=two", replies(h.step(Input{Kind: InComplete, ClientID: "m1", Text: "one", HasText: true})))
+		// A message waiting to be retried holds nothing: its retry is sent
+		// after the others.
+		h.step(Input{Kind: InError, ClientID: "m3", Err: errX, Retryable: true})
+		h.add(chatA, "m4", "four")
+		h.written("m4")
+		assert.Equal(t, "m4=four", replies(h.step(Input{Kind: InComplete, ClientID: "m4", Text: "four", HasText: true})))
+		h.checkCounts()
+	})
 	t.Run("other chats are not held", func(t *testing.T) {
 		h := newHarness(t, LedgerConfig{})
 		awaitAll(h, [3]string{"m1", "first", "s1"})
