@@ -3,6 +3,7 @@ package client
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,4 +99,38 @@ func (l *latencies) summary() Latency {
 	}
 	slices.Sort(s)
 	return Latency{Count: n, P50: s[(len(s)-1)*50/100], P95: s[(len(s)-1)*95/100]}
+}
+
+// counters are the client's statistics.
+type counters struct {
+	reconnects, attempts                        atomic.Uint64
+	framesIn, framesOut, bytesIn, bytesOut      atomic.Uint64
+	sent, acknowledged, answered, failed        atomic.Uint64
+	queueRejected, isolationDrops, decodeErrors atomic.Uint64
+	badTransitions                              atomic.Uint64
+	replyLatency, firstChunkLatency             *latencies
+}
+
+func (s *counters) init() {
+	s.replyLatency = newLatencies(1024)
+	s.firstChunkLatency = newLatencies(1024)
+}
+
+func (s *counters) snapshot() Stats {
+	return Stats{
+		Reconnects:           s.reconnects.Load(),
+		Attempts:             s.attempts.Load(),
+		FramesIn:             s.framesIn.Load(),
+		FramesOut:            s.framesOut.Load(),
+		BytesIn:              s.bytesIn.Load(),
+		BytesOut:             s.bytesOut.Load(),
+		MessagesSent:         s.sent.Load(),
+		MessagesAcknowledged: s.acknowledged.Load(),
+		MessagesAnswered:     s.answered.Load(),
+		MessagesFailed:       s.failed.Load(),
+		IsolationDrops:       s.isolationDrops.Load(),
+		DecodeErrors:         s.decodeErrors.Load(),
+		ReplyLatency:         s.replyLatency.summary(),
+		FirstChunkLatency:    s.firstChunkLatency.summary(),
+	}
 }
