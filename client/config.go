@@ -37,6 +37,7 @@ const (
 	DefaultOrphanAge        = 5 * time.Minute
 	DefaultDispatchBuffer   = 1024
 	DefaultDispatchBytes    = 16 << 20
+	DefaultWriteBuffer      = 4 << 20
 	DefaultReadLimit        = 1 << 20
 	DefaultMaxReplyBytes    = 16 << 20
 	DefaultMaxMessageLength = 4000
@@ -144,6 +145,11 @@ type Config struct {
 	// means 5 min.
 	OrphanAge time.Duration
 
+	// WriteBuffer bounds, in bytes, the frames waiting for the socket writer
+	// while the client is ready; past it Send fails with ErrQueueFull (the
+	// platform is not reading as fast as the client sends). Zero means
+	// 4 MiB.
+	WriteBuffer int
 	// DispatchBuffer is the number of events waiting for callbacks before the
 	// reader waits. Zero means 1024.
 	DispatchBuffer int
@@ -300,6 +306,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"DedupSize", &c.DedupSize, DefaultDedupSize},
 		{"DispatchBuffer", &c.DispatchBuffer, DefaultDispatchBuffer},
 		{"DispatchBytes", &c.DispatchBytes, DefaultDispatchBytes},
+		{"WriteBuffer", &c.WriteBuffer, DefaultWriteBuffer},
 		{"MaxReplyBytes", &c.MaxReplyBytes, DefaultMaxReplyBytes},
 		{"MaxMessages", &c.MaxMessages, DefaultMaxMessages},
 	} {

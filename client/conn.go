@@ -38,7 +38,7 @@ type wsConn struct {
 
 	mu       sync.Mutex
 	pending  []outItem
-	backlog  int          // queueable frames in pending
+	backlog  int          // bytes of the queueable frames in pending
 	controls int          // control frames in pending
 	closed   bool         // the writer stopped taking items
 	leftover []queue.Item // taken by the writer and not written; requeued at teardown
@@ -79,27 +79,27 @@ func (w *wsConn) submit(it outItem) bool {
 	return ok
 }
 
-// offer hands an item to the writer unless the writer's backlog of
-// queueable frames has reached limit (0: no limit), so that a platform that
-// stops reading makes Send fail with ErrQueueFull instead of growing memory.
-// A control frame beyond maxControlBacklog is dropped (full is true). ok is
-// false when the connection no longer takes items.
+// offer hands an item to the writer unless the bytes of the queueable
+// frames waiting for it would pass limit (0: no limit), so that a platform
+// that stops reading makes Send fail with ErrQueueFull instead of growing
+// memory. A control frame beyond maxControlBacklog is dropped (full is
+// true). ok is false when the connection no longer takes items.
 func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return false, false
 	}
-	n := &w.backlog
-	max := limit
-	if it.control {
-		n, max = &w.controls, maxControlBacklog
-	}
-	if max > 0 && *n >= max {
+	switch size := len(it.item.Payload); {
+	case it.control && w.controls >= maxControlBacklog,
+		!it.control && limit > 0 && w.backlog > 0 && w.backlog+size > limit:
 		w.mu.Unlock()
 		return true, true
+	case it.control:
+		w.controls++
+	default:
+		w.backlog += size
 	}
-	*n++
 	w.pending = append(w.pending, it)
 	w.mu.Unlock()
 	select {
@@ -117,7 +117,7 @@ func (w *wsConn) remove(match func(queue.Item) bool) {
 	kept := w.pending[:0]
 	for _, it := range w.pending {
 		if !it.control && match(it.item) {
-			w.backlog--
+			w.backlog -= len(it.item.Payload)
 			continue
 		}
 		kept = append(kept, it)

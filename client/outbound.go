@@ -64,10 +64,10 @@ func (c *Client) send(it queue.Item) error {
 		if direct && c.state == StateReady && c.conn != nil {
 			conn := c.conn
 			c.mu.Unlock()
-			ok, full := conn.offer(outItem{item: it}, c.cfg.QueueSize)
+			ok, full := conn.offer(outItem{item: it}, c.cfg.WriteBuffer)
 			if full {
 				// The platform is not taking frames as fast as they are
-				// sent: the writer's backlog has the queue's bound.
+				// sent: the writer's backlog is bounded in bytes.
 				c.stats.queueRejected.Add(1)
 				return ErrQueueFull
 			}
