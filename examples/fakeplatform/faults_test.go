@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,4 +309,60 @@ func TestControl_TokenTTLIsTheLifeOfTheClientsToken(t *testing.T) {
 	r, err := chat.Ask(ctx, "with a second token")
 	require.NoError(t, err)
 	assert.Equal(t, platformtest.ReplyText("with a second token"), r.Text)
+}
+
+func TestControl_StrictJoinRefusesAMessageForAChatNotJoined(t *testing.T) {
+	t.Parallel()
+	base, _, _, _ := started(t, "-addr", "127.0.0.1:0")
+	// In the tenant-app form a chat id that is not a UUID v4 cannot be
+	// joined; the client goes on after its join timeout, as the platform
+	// joins the socket to a chat on its first message, unless joining is
+	// strict.
+	fault(t, base, "set_protocol", map[string]any{"protocol": "tenant-app"})
+	fault(t, base, "set_strict_join", nil)
+	c := sdkClient(t, base, func(cfg *client.Config) {
+		fastDelays(cfg)
+		cfg.APIKey = "key"
+		cfg.JoinTimeout = 50 * time.Millisecond
+		cfg.ResponseTimeout = 300 * time.Millisecond
+	})
+	errs := make(chan client.ErrorEvent, 16)
+	c.OnError(func(e client.ErrorEvent) {
+		select {
+		case errs <- e:
+		default:
+		}
+	})
+	ctx := ctxT(t)
+	require.NoError(t, c.Connect(ctx))
+	chat, err := c.OpenChat(ctx, "legacy-chat-1")
+	require.NoError(t, err)
+
+	m, err := chat.Send(ctx, "refused")
+	require.NoError(t, err)
+	var refused *client.PlatformError
+	for refused == nil {
+		select {
+		case e := <-errs:
+			// The tenant-app form's error frame carries its code in
+			// data.details, which the client does not read as a code.
+			if pe := (*client.PlatformError)(nil); errors.As(e.Err, &pe) && strings.Contains(pe.Message, "chat not joined") {
+				refused = pe
+			}
+		case <-ctx.Done():
+			t.Fatal("no not_joined error")
+		}
+	}
+	require.NotNil(t, refused)
+	_, err = m.Wait(ctx)
+	require.ErrorIs(t, err, client.ErrResponseTimeout, "the refusal names no message in this form")
+
+	// Off, another such chat is joined by its first message. (Another chat:
+	// the reply names no message, and the timed-out one would take it late.)
+	fault(t, base, "set_strict_join", map[string]any{"on": false})
+	chat2, err := c.OpenChat(ctx, "legacy-chat-2")
+	require.NoError(t, err)
+	r, err := chat2.Ask(ctx, "joined on its first message")
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("joined on its first message"), r.Text)
 }
