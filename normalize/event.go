@@ -57,7 +57,8 @@ type Event struct {
 	// frames give "starting" and "services" when they name no phase.
 	Phase string
 	// Code is the error code: code, error_code or close_code; a number is
-	// rendered in decimal.
+	// rendered in decimal. An error frame with none of them takes a string
+	// data.details (the realtime form's).
 	Code string
 	// Category is the error category: the "type" (or "error_type") field
 	// inside data.

@@ -252,6 +252,7 @@ type fields struct {
 	Phase    flex // phase
 	Success  flex // success
 	Retry    flex // retryable
+	Details  flex // details
 	Content  flex // content
 	Chunk    flex // chunk
 	Text     flex // text
@@ -358,6 +359,8 @@ func (f *fields) set(name []byte, v flex) {
 		f.Success = v
 	case "retryable":
 		f.Retry = v
+	case "details":
+		f.Details = v
 	case "content":
 		f.Content = v
 	case "chunk":

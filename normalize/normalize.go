@@ -97,6 +97,11 @@ func Normalize(raw []byte, now time.Time) (Event, error) {
 		}
 	}
 	ev.Code = firstID(d.Code, d.ErrorCode, d.CloseCode, t.Code, t.ErrorCode, t.CloseCode)
+	if ev.Code == "" && ev.Type == protocol.TypeError {
+		// The realtime form's error frames carry their code as a string
+		// in data.details.
+		ev.Code = firstString(d.Details)
+	}
 	ev.Category = firstString(d.Type, d.ErrorType, t.ErrorType)
 	if f, ok := firstFloat(d.RetryAfter, t.RetryAfter); ok {
 		ev.RetryAfter = durationOf(f, time.Second, maxRetryAfter)

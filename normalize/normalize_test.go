@@ -441,6 +441,22 @@ func TestNormalize_ReadsErrorFields(t *testing.T) {
 				RetryAfter: 1500 * time.Millisecond},
 		},
 		{
+			name: "error that the platform says may succeed if sent again",
+			in:   `{"type":"error","data":{"message":"busy","code":"overloaded","retryable":true,"message_id":"m-3"}}`,
+			want: Event{Type: "error", RawType: "error", Text: "busy", HasText: true, Code: "overloaded", Retryable: true,
+				MessageID: "m-3", Key: "error|m-3"},
+		},
+		{
+			name: "realtime form: the code in data.details",
+			in:   `{"type":"error","data":{"message":"Chat not joined","details":"not_joined"}}`,
+			want: Event{Type: "error", RawType: "error", Text: "Chat not joined", HasText: true, Code: "not_joined"},
+		},
+		{
+			name: "details that are not a string are no code",
+			in:   `{"type":"error","data":{"message":"bad","details":{"field":"chat_id"}}}`,
+			want: Event{Type: "error", RawType: "error", Text: "bad", HasText: true},
+		},
+		{
 			name: "close_code when there is no other code",
 			in:   `{"type":"error","data":{"close_code":1011}}`,
 			want: Event{Type: "error", RawType: "error", Code: "1011"},
