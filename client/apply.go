@@ -126,7 +126,7 @@ func (c *Client) applyChunk(w *waiter, d registry.Decision, now time.Time) {
 	p := d.Piece
 	// The log is append-only, a Replace included, so that a reader's place
 	// in it stays valid.
-	w.pieces = append(w.pieces, Chunk{Text: p.Text, Index: p.Index, Offset: p.Offset, Replace: p.Replace})
+	w.pieces = append(w.pieces, p)
 	w.wake()
 	if !w.chunked && !w.sentAt.IsZero() && !d.Late {
 		c.stats.firstChunkLatency.add(now.Sub(w.sentAt))

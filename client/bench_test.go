@@ -102,7 +102,7 @@ func benchReader(c *Client, conn *wsConn, mt int, data []byte) {
 // BenchmarkInboundPipeline measures one response_chunk of an open chat's
 // streaming reply through the inbound path: normalize, dedup (a fresh key
 // each iteration), routing to the chat, aggregation into the reply, and
-// dispatch to a no-op OnChunk callback (and the raw-event hook). The
+// dispatch to a no-op OnChunk callback (no raw-event subscriber). The
 // dispatcher goroutine runs the callbacks concurrently; the loop waits for
 // it at the end, so every iteration's callbacks ran inside the measured
 // time. The client is ready on a fake platform that sends nothing during

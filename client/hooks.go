@@ -135,6 +135,13 @@ func handlers[T any](c *Client, m map[int]T) []T {
 	return out
 }
 
+// subscribed reports whether any callback is registered in m.
+func subscribed[T any](c *Client, m map[int]T) bool {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	return len(m) > 0
+}
+
 func (c *Client) stateHandlers() []func(StateChange) { return handlers(c, c.onState) }
 
 // emitError enqueues an ErrorEvent for the client's OnError callbacks.

@@ -22,11 +22,14 @@ func perConnection(t string) bool {
 // handleInbound acts on one deduplicated event: connection lifecycle frames
 // here, chat events in their chat.
 func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
-	c.disp.enqueue(func() {
-		for _, h := range handlers(c, c.onEvent) {
-			h(ev)
-		}
-	})
+	if subscribed(c, c.onEvent) {
+		// The raw-event hook's closure is built only for a subscriber.
+		c.disp.enqueue(func() {
+			for _, h := range handlers(c, c.onEvent) {
+				h(ev)
+			}
+		})
+	}
 	if ev.Type == protocol.TypeRateLimitExceeded || (ev.Type == protocol.TypeError && ev.RetryAfter > 0) {
 		// Error frames too may ask to wait: sends wait it out.
 		c.rateLimited(ev.RetryAfter)

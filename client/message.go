@@ -84,7 +84,7 @@ type waiter struct {
 	sentAt   time.Time
 	chunked  bool // a chunk of the current attempt arrived
 
-	pieces []Chunk // the current attempt's reply as delivered
+	pieces []registry.Piece // the current attempt's reply as delivered
 	reply  Reply
 	err    error
 	done   bool
@@ -163,10 +163,11 @@ func (m *Message) Chunks(ctx context.Context) iter.Seq2[Chunk, error] {
 			done, reply, err, notify := w.done, w.reply, w.err, w.notify
 			c.lmu.Unlock()
 			for i, p := range pieces {
+				c := Chunk{Text: p.Text, Index: p.Index, Offset: p.Offset, Replace: p.Replace}
 				if i == 0 && restart {
-					p.Replace = true // a new attempt: what was shown goes
+					c.Replace = true // a new attempt: what was shown goes
 				}
-				if !yield(p, nil) {
+				if !yield(c, nil) {
 					return
 				}
 			}
