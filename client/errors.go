@@ -50,6 +50,12 @@ var (
 	// complete: no event is delivered while a callback blocks. Use Send and
 	// OnComplete there, or wait on another goroutine.
 	ErrInCallback = errors.New("client: cannot wait for a reply inside a callback; use Send with OnComplete, or wait on another goroutine")
+	// ErrUnauthorized is matched by the error of a platform that refused the
+	// client's credentials: the session endpoint refused the API key, or the
+	// handshake or the connection was refused for authentication (HTTP 401
+	// or 403, close 4401 or 4403). It is not retried: check Config.APIKey,
+	// Config.Token and Config.TenantID.
+	ErrUnauthorized = errors.New("client: the platform refused the credentials; check the API key, token and tenant id")
 	// ErrNotFailed is returned by Message.Retry for a message that has no
 	// failed outcome: it was answered, or still waits for its reply.
 	ErrNotFailed = errors.New("client: the message has not failed; only a failed message can be retried")

@@ -16,13 +16,6 @@ import (
 	"github.com/miptechnologies/miptech-go/protocol"
 )
 
-// ErrUnauthorized is matched by the error of a platform that refused the
-// client's credentials: the session endpoint refused the API key, or the
-// handshake or the connection was refused for authentication (HTTP 401 or
-// 403, close 4401 or 4403). It is not retried: check Config.APIKey,
-// Config.Token and Config.TenantID.
-var ErrUnauthorized = errors.New("client: the platform refused the credentials; check the API key, token and tenant id")
-
 // sessionRefreshMargin is how long before its expires_at a session token is
 // replaced; a token with a shorter life is replaced when a tenth of it is
 // left.
