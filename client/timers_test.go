@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -34,7 +35,9 @@ func TestTimers_AnIdleClientArmsNoTimerButItsPing(t *testing.T) {
 	// A message waiting for its reply arms the timer for its timeout, which
 	// fails it when due.
 	srv.SetResponder(withholding("never answered"))
-	m, err := chat.Send(ctx, "never answered")
+	// No deadline of its own: the test's context runs on the real clock,
+	// the client on the fake one, which is minutes ahead.
+	m, err := chat.Send(context.Background(), "never answered")
 	require.NoError(t, err)
 	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
 	require.NoError(t, clk.WaitForWaiters(ctx, 2))
@@ -50,8 +53,7 @@ func TestJoin_AChatOpenedWhileConnectingIsJoinedOnce(t *testing.T) {
 	ctx := ctxT(t, 10*time.Second)
 	first, err := c.OpenChat(ctx, "chat-first")
 	require.NoError(t, err)
-	states := recordStates(c)
-	states.next(t, ctx, StateConnected)
+	require.NoError(t, c.WaitForState(ctx, StateConnected)) // and it stays there: ready is withheld
 	second, err := c.OpenChat(ctx, "chat-opened-while-connecting")
 	require.NoError(t, err)
 	srv.WithholdReady(false)
