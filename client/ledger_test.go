@@ -135,61 +135,53 @@ func shown(chunks []Chunk) string {
 }
 
 func TestLedger_AStreamCutByALostConnectionAddsUpToTheReply(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
-		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-			r := platformtest.DefaultResponder(ctx, req)
-			r.Chunks = platformtest.SplitChunks("one two three four five six seven eight", 8)
-			r.ChunkDelay = 20 * time.Millisecond
-			return r
-		})
-		c := newClient(t, srv, form)
-		ctx := ctxT(t, 20*time.Second)
-		chat, err := c.NewChat(ctx, ChatOptions{})
-		require.NoError(t, err)
-		events := make(chan ChunkEvent, 64)
-		chat.OnChunk(func(e ChunkEvent) { events <- e })
-
-		var chunks []Chunk
-		var final *Reply
-		dropped := false
-		for ch, err := range chat.Stream(ctx, "count") {
-			if err != nil && fc.server != platformtest.ProtocolREST {
-				// No history to recover the rest from: the reply is lost,
-				// and what was shown of it stays a prefix of it.
-				require.ErrorIs(t, err, ErrReplyLost)
-				assert.True(t, strings.HasPrefix("one two three four five six seven eight", shown(chunks)), shown(chunks))
-				return
-			}
-			require.NoError(t, err)
-			if ch.Done {
-				final = &ch.Reply
-				break
-			}
-			chunks = append(chunks, ch)
-			if !dropped && len(chunks) == 2 {
-				dropped = true
-				srv.DropAll(websocket.CloseGoingAway) // mid-reply
-			}
-		}
-		require.NotNil(t, final)
-		assert.Equal(t, "one two three four five six seven eight", final.Text)
-		assert.Equal(t, final.Text, shown(chunks), "the chunks add up to the reply")
-		offset := 0
-		for i, ch := range chunks {
-			if ch.Replace {
-				offset = 0
-			}
-			assert.Equal(t, offset, ch.Offset, "offset of chunk %d", i)
-			offset += len(ch.Text)
-		}
-		syncCallbacks(t, c)
-		var got []Chunk
-		for len(events) > 0 {
-			e := <-events
-			got = append(got, Chunk{Text: e.Text, Replace: e.Replace})
-		}
-		assert.Equal(t, final.Text, shown(got), "the chunk callbacks add up to the reply too")
+	srv := newServer(t, platformtest.Config{})
+	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+		r := platformtest.DefaultResponder(ctx, req)
+		r.Chunks = platformtest.SplitChunks("one two three four five six seven eight", 8)
+		r.ChunkDelay = 20 * time.Millisecond
+		return r
 	})
+	c := newClient(t, srv, nil)
+	ctx := ctxT(t, 20*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	events := make(chan ChunkEvent, 64)
+	chat.OnChunk(func(e ChunkEvent) { events <- e })
+
+	var chunks []Chunk
+	var final *Reply
+	dropped := false
+	for ch, err := range chat.Stream(ctx, "count") {
+		require.NoError(t, err)
+		if ch.Done {
+			final = &ch.Reply
+			break
+		}
+		chunks = append(chunks, ch)
+		if !dropped && len(chunks) == 2 {
+			dropped = true
+			srv.DropAll(websocket.CloseGoingAway) // mid-reply
+		}
+	}
+	require.NotNil(t, final)
+	assert.Equal(t, "one two three four five six seven eight", final.Text)
+	assert.Equal(t, final.Text, shown(chunks), "the chunks add up to the reply")
+	offset := 0
+	for i, ch := range chunks {
+		if ch.Replace {
+			offset = 0
+		}
+		assert.Equal(t, offset, ch.Offset, "offset of chunk %d", i)
+		offset += len(ch.Text)
+	}
+	syncCallbacks(t, c)
+	var got []Chunk
+	for len(events) > 0 {
+		e := <-events
+		got = append(got, Chunk{Text: e.Text, Replace: e.Replace})
+	}
+	assert.Equal(t, final.Text, shown(got), "the chunk callbacks add up to the reply too")
 }
 
 func TestLedger_FailedFailsWrittenMessagesAtOnce(t *testing.T) {
