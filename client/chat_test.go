@@ -130,14 +130,15 @@ func TestChat_StreamStoppedEarlyLeaksNothing(t *testing.T) {
 }
 
 func TestChat_StreamReportsSendErrors(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-stream-err")
-	require.NoError(t, err)
-	for _, err := range chat.Stream(ctx, "   ") {
-		require.ErrorIs(t, err, ErrValidation)
-	}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		for _, err := range chat.Stream(ctx, "   ") {
+			require.ErrorIs(t, err, ErrValidation)
+		}
+	})
 }
 
 func TestChat_SendValidates(t *testing.T) {
@@ -254,27 +255,28 @@ func TestChat_MessagesSentWhileDisconnectedAnsweredAfterReconnectInOrder(t *test
 }
 
 func TestChat_DropBeforeAckResendsOnceWithSameID(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	completes := collectCompletes(chat)
-	srv.DropAfterChatMessage(1)
-	m, err := chat.Send(ctx, "lost in flight")
-	require.NoError(t, err)
-	r, err := m.Wait(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("lost in flight"), r.Text)
-	frames := srv.FramesOfType(protocol.TypeChatMessage)
-	require.Len(t, frames, 2, "sent, then re-sent once")
-	assert.Equal(t, m.ID(), frames[0].Data["client_message_id"])
-	assert.Equal(t, m.ID(), frames[1].Data["client_message_id"])
-	next, err := chat.Ask(ctx, "next")
-	require.NoError(t, err)
-	got := completes.until(t, ctx, next.ClientMessageID)
-	assert.Equal(t, []string{m.ID(), next.ClientMessageID}, got, "answered exactly once")
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		completes := collectCompletes(chat)
+		srv.DropAfterChatMessage(1)
+		m, err := chat.Send(ctx, "lost in flight")
+		require.NoError(t, err)
+		r, err := m.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("lost in flight"), r.Text)
+		frames := srv.FramesOfType(protocol.TypeChatMessage)
+		require.Len(t, frames, 2, "sent, then re-sent once")
+		assert.Equal(t, m.ID(), frames[0].Data["client_message_id"])
+		assert.Equal(t, m.ID(), frames[1].Data["client_message_id"])
+		next, err := chat.Ask(ctx, "next")
+		require.NoError(t, err)
+		got := completes.until(t, ctx, next.ClientMessageID)
+		assert.Equal(t, []string{m.ID(), next.ClientMessageID}, got, "answered exactly once")
+	})
 }
 
 // completeLog collects the client message ids of complete replies, in
@@ -306,68 +308,84 @@ func (l *completeLog) until(t *testing.T, ctx context.Context, last string) []st
 }
 
 func TestChat_DropAfterAckRecoversReplyFromHistoryWithoutResend(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	srv.DropAfterReceived(1)
-	m, err := chat.Send(ctx, "answered while away")
-	require.NoError(t, err)
-	r, err := m.Wait(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("answered while away"), r.Text)
-	assert.True(t, r.Recovered)
-	assert.Len(t, srv.FramesOfType(protocol.TypeChatMessage), 1, "not re-sent")
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		srv.DropAfterReceived(1)
+		m, err := chat.Send(ctx, "answered while away")
+		require.NoError(t, err)
+		r, err := m.Wait(ctx)
+		switch fc.server {
+		case platformtest.ProtocolWebsite:
+			// No history to recover from: the acknowledged message fails.
+			require.ErrorIs(t, err, ErrReplyLost)
+			assert.Len(t, srv.FramesOfType(protocol.TypeChatMessage), 1, "not re-sent")
+		case platformtest.ProtocolTenantApp:
+			// No acknowledgement: the client cannot know the platform had
+			// the message, and sends it again on the new connection.
+			require.NoError(t, err)
+			assert.Equal(t, platformtest.ReplyText("answered while away"), r.Text)
+			assert.False(t, r.Recovered)
+			assert.Len(t, srv.FramesOfType(protocol.TypeChatMessage), 2, "re-sent once")
+		default:
+			require.NoError(t, err)
+			assert.Equal(t, platformtest.ReplyText("answered while away"), r.Text)
+			assert.True(t, r.Recovered)
+			assert.Len(t, srv.FramesOfType(protocol.TypeChatMessage), 1, "not re-sent")
+		}
+	})
 }
 
 func TestChat_ProcessingTimeoutThenLateReplyMarkedLate(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	release := make(chan struct{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		if req.Text == "slow" {
-			select {
-			case <-release:
-			case <-ctx.Done():
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		release := make(chan struct{})
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			if req.Text == "slow" {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
 			}
-		}
-		return platformtest.DefaultResponder(ctx, req)
-	})
-	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	late := make(chan Reply, 1)
-	chat.OnComplete(func(e CompleteEvent) {
-		if e.Reply.Late {
-			late <- e.Reply
-		}
-	})
-	m, err := chat.Send(ctx, "slow")
-	require.NoError(t, err)
-	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-		return len(s.FramesOfType(protocol.TypeChatMessage)) == 1
-	}))
-	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
-	clk.Advance(DefaultResponseTimeout + time.Second)
-	_, err = m.Wait(ctx)
-	require.ErrorIs(t, err, ErrResponseTimeout)
-	assert.NotNil(t, chat.State().Errors.Processing)
+			return platformtest.DefaultResponder(ctx, req)
+		})
+		clk := clock.NewFake(time.Now())
+		c := newClient(t, srv, then(form, withFakeClock(clk)))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		late := make(chan Reply, 1)
+		chat.OnComplete(func(e CompleteEvent) {
+			if e.Reply.Late {
+				late <- e.Reply
+			}
+		})
+		m, err := chat.Send(ctx, "slow")
+		require.NoError(t, err)
+		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+			return len(s.FramesOfType(protocol.TypeChatMessage)) == 1
+		}))
+		waitStatus(t, ctx, chat, m.ID(), fc.heldStatus())
+		clk.Advance(DefaultResponseTimeout + time.Second)
+		_, err = m.Wait(ctx)
+		require.ErrorIs(t, err, ErrResponseTimeout)
+		assert.NotNil(t, chat.State().Errors.Processing)
 
-	close(release)
-	select {
-	case r := <-late:
-		assert.Equal(t, platformtest.ReplyText("slow"), r.Text)
-		assert.Equal(t, m.ID(), r.ClientMessageID)
-	case <-ctx.Done():
-		t.Fatal("late reply not delivered")
-	}
-	r, err := chat.Ask(ctx, "next one")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("next one"), r.Text, "the late reply answered no later message")
+		close(release)
+		select {
+		case r := <-late:
+			assert.Equal(t, platformtest.ReplyText("slow"), r.Text)
+			assert.Equal(t, m.ID(), r.ClientMessageID)
+		case <-ctx.Done():
+			t.Fatal("late reply not delivered")
+		}
+		r, err := chat.Ask(ctx, "next one")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("next one"), r.Text, "the late reply answered no later message")
+	})
 }
 
 // waitStatus waits until the chat's view of a message reaches status.
@@ -396,170 +414,175 @@ func waitStatus(t *testing.T, ctx context.Context, chat *Chat, id string, status
 }
 
 func TestChat_TypingThrottleAndAutoStop(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	count := func(typ string) int { return len(srv.FramesOfType(typ)) }
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		clk := clock.NewFake(time.Now())
+		c := newClient(t, srv, then(form, withFakeClock(clk)))
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		count := func(typ string) int { return len(srv.FramesOfType(typ)) }
 
-	for i := 0; i < 5; i++ { // five calls within 2 s: one typing_start
+		for i := 0; i < 5; i++ { // five calls within 2 s: one typing_start
+			require.NoError(t, chat.Typing(ctx))
+			clk.Advance(300 * time.Millisecond)
+		}
+		require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStart) == 1 }))
+		clk.Advance(600 * time.Millisecond) // 2.1 s since the first start
 		require.NoError(t, chat.Typing(ctx))
-		clk.Advance(300 * time.Millisecond)
-	}
-	require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStart) == 1 }))
-	clk.Advance(600 * time.Millisecond) // 2.1 s since the first start
-	require.NoError(t, chat.Typing(ctx))
-	require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStart) == 2 }))
-	assert.Zero(t, count(protocol.TypeTypingStop))
+		require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStart) == 2 }))
+		assert.Zero(t, count(protocol.TypeTypingStop))
 
-	clk.Advance(DefaultTypingIdle + 200*time.Millisecond) // idle: auto stop
-	require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStop) == 1 }))
+		clk.Advance(DefaultTypingIdle + 200*time.Millisecond) // idle: auto stop
+		require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return count(protocol.TypeTypingStop) == 1 }))
 
-	require.NoError(t, chat.Typing(ctx))
-	_, err = chat.Send(ctx, "done typing")
-	require.NoError(t, err)
-	require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool {
-		return count(protocol.TypeTypingStop) == 2 && count(protocol.TypeChatMessage) == 1
-	}))
-	frames := srv.Frames()
-	stopAt, msgAt := -1, -1
-	for i, f := range frames {
-		if f.Type == protocol.TypeTypingStop {
-			stopAt = i
+		require.NoError(t, chat.Typing(ctx))
+		_, err = chat.Send(ctx, "done typing")
+		require.NoError(t, err)
+		require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool {
+			return count(protocol.TypeTypingStop) == 2 && count(protocol.TypeChatMessage) == 1
+		}))
+		frames := srv.Frames()
+		stopAt, msgAt := -1, -1
+		for i, f := range frames {
+			if f.Type == protocol.TypeTypingStop {
+				stopAt = i
+			}
+			if f.Type == protocol.TypeChatMessage {
+				msgAt = i
+			}
 		}
-		if f.Type == protocol.TypeChatMessage {
-			msgAt = i
-		}
-	}
-	assert.Less(t, stopAt, msgAt, "typing_stop goes before the message")
+		assert.Less(t, stopAt, msgAt, "typing_stop goes before the message")
+	})
 }
 
 func TestChat_StatusTransitionsMonotonicAndReportedOnce(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetDuplicate(true)
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	var mu sync.Mutex
-	seen := map[string][]registry.Status{}
-	chat.OnMessageStatus(func(e MessageStatusEvent) {
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetDuplicate(true)
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		seen := map[string][]registry.Status{}
+		chat.OnMessageStatus(func(e MessageStatusEvent) {
+			mu.Lock()
+			seen[e.ClientMessageID] = append(seen[e.ClientMessageID], e.Status)
+			mu.Unlock()
+		})
+		var ids []string
+		for i := 0; i < 3; i++ {
+			m, err := chat.Send(ctx, fmt.Sprint("status ", i))
+			require.NoError(t, err)
+			ids = append(ids, m.ID())
+			_, err = m.Wait(ctx)
+			require.NoError(t, err)
+		}
+		syncCallbacks(t, c)
 		mu.Lock()
-		seen[e.ClientMessageID] = append(seen[e.ClientMessageID], e.Status)
-		mu.Unlock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			assert.Equal(t, []registry.Status{registry.StatusSending, registry.StatusSent, registry.StatusDelivered, registry.StatusAnswered}, seen[id])
+		}
 	})
-	var ids []string
-	for i := 0; i < 3; i++ {
-		m, err := chat.Send(ctx, fmt.Sprint("status ", i))
-		require.NoError(t, err)
-		ids = append(ids, m.ID())
-		_, err = m.Wait(ctx)
-		require.NoError(t, err)
-	}
-	syncCallbacks(t, c)
-	mu.Lock()
-	defer mu.Unlock()
-	for _, id := range ids {
-		assert.Equal(t, []registry.Status{registry.StatusSending, registry.StatusSent, registry.StatusDelivered, registry.StatusAnswered}, seen[id])
-	}
 }
 
 func TestChat_CancelledAskAndCloseMidStream(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		return platformtest.Reply{Chunks: []string{"x", "y", "z"}, ChunkDelay: 200 * time.Millisecond}
-	})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Chunks: []string{"x", "y", "z"}, ChunkDelay: 200 * time.Millisecond}
+		})
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
 
-	askCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = chat.Ask(askCtx, "cancel me")
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+		askCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err = chat.Ask(askCtx, "cancel me")
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	got := make(chan error, 1)
-	go func() {
-		for chunk, err := range chat.Stream(ctx, "close mid-stream") {
-			if err != nil {
-				got <- err
-				return
+		got := make(chan error, 1)
+		go func() {
+			for chunk, err := range chat.Stream(ctx, "close mid-stream") {
+				if err != nil {
+					got <- err
+					return
+				}
+				if chunk.Done {
+					got <- nil
+					return
+				}
+				_ = c.Close(ctx)
 			}
-			if chunk.Done {
-				got <- nil
-				return
-			}
-			_ = c.Close(ctx)
+		}()
+		select {
+		case err := <-got:
+			require.ErrorIs(t, err, ErrClosed)
+		case <-ctx.Done():
+			t.Fatal("stream did not end on Close")
 		}
-	}()
-	select {
-	case err := <-got:
-		require.ErrorIs(t, err, ErrClosed)
-	case <-ctx.Done():
-		t.Fatal("stream did not end on Close")
-	}
+	})
 }
 
 func TestChat_StateIsADeepCopyAndConsistentUnderConcurrency(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{Title: "snapshot"})
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			s := chat.State()
-			for i := 1; i < len(s.Messages); i++ {
-				assert.False(t, s.Messages[i].Time.Before(s.Messages[i-1].Time))
-			}
-		}
-	}()
-	for i := 0; i < 5; i++ {
-		_, err := chat.Ask(ctx, fmt.Sprint("q", i))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{Title: "snapshot"})
 		require.NoError(t, err)
-	}
-	close(stop)
-	wg.Wait()
-	s := chat.State()
-	require.Len(t, s.Messages, 10)
-	assert.True(t, s.Ready)
-	assert.Equal(t, "snapshot", s.Chat.Title)
-	assert.Equal(t, testTenant, s.Chat.TenantID)
-	s.Messages[0].Text = "changed"
-	s.Messages = s.Messages[:1]
-	again := chat.State()
-	assert.Len(t, again.Messages, 10)
-	assert.Equal(t, "q0", again.Messages[0].Text)
-	assert.False(t, again.Stream.Active)
-	assert.False(t, again.Processing.Active)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := chat.State()
+				for i := 1; i < len(s.Messages); i++ {
+					assert.False(t, s.Messages[i].Time.Before(s.Messages[i-1].Time))
+				}
+			}
+		}()
+		for i := 0; i < 5; i++ {
+			_, err := chat.Ask(ctx, fmt.Sprint("q", i))
+			require.NoError(t, err)
+		}
+		close(stop)
+		wg.Wait()
+		s := chat.State()
+		require.Len(t, s.Messages, 10)
+		assert.True(t, s.Ready)
+		assert.Equal(t, "snapshot", s.Chat.Title)
+		assert.Equal(t, testTenant, s.Chat.TenantID)
+		s.Messages[0].Text = "changed"
+		s.Messages = s.Messages[:1]
+		again := chat.State()
+		assert.Len(t, again.Messages, 10)
+		assert.Equal(t, "q0", again.Messages[0].Text)
+		assert.False(t, again.Stream.Active)
+		assert.False(t, again.Processing.Active)
+	})
 }
 
 func TestChat_MessagesBounded(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.MaxMessages = 4 })
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	for i := 0; i < 4; i++ {
-		_, err := chat.Ask(ctx, fmt.Sprint("q", i))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.MaxMessages = 4 }))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
 		require.NoError(t, err)
-	}
-	msgs := chat.State().Messages
-	require.Len(t, msgs, 4)
-	assert.Equal(t, "q2", msgs[0].Text, "oldest dropped first")
+		for i := 0; i < 4; i++ {
+			_, err := chat.Ask(ctx, fmt.Sprint("q", i))
+			require.NoError(t, err)
+		}
+		msgs := chat.State().Messages
+		require.Len(t, msgs, 4)
+		assert.Equal(t, "q2", msgs[0].Text, "oldest dropped first")
+	})
 }
 
 func TestChat_HistoryOverREST(t *testing.T) {
@@ -668,41 +691,42 @@ func TestChat_RateLimitReportedAndSendsWait(t *testing.T) {
 }
 
 func TestChat_LeaveFailsTheChatsWaitingMessagesWithErrChatLeft(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(withholding("never answered"))
-	c := newClient(t, srv, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
-	states := recordStates(c)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	inFlight, err := chat.Send(ctx, "never answered")
-	require.NoError(t, err)
-	waitStatus(t, ctx, chat, inFlight.ID(), registry.StatusDelivered)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(withholding("never answered"))
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
+		states := recordStates(c)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		inFlight, err := chat.Send(ctx, "never answered")
+		require.NoError(t, err)
+		waitStatus(t, ctx, chat, inFlight.ID(), fc.heldStatus())
 
-	srv.RefuseHandshakes(1000, 503)
-	srv.DropAll(1001)
-	states.next(t, ctx, StateReconnecting)
-	queued, err := chat.Send(ctx, "queued while down")
-	require.NoError(t, err)
-	require.Equal(t, 1, c.Stats().QueueLength)
+		srv.RefuseHandshakes(1000, 503)
+		srv.DropAll(1001)
+		states.next(t, ctx, StateReconnecting)
+		queued, err := chat.Send(ctx, "queued while down")
+		require.NoError(t, err)
+		require.Equal(t, 1, c.Stats().QueueLength)
 
-	require.NoError(t, chat.Leave(ctx))
-	for _, m := range []*Message{inFlight, queued} {
-		_, err := m.Wait(ctx)
-		require.ErrorIs(t, err, ErrChatLeft)
-	}
-	assert.Zero(t, c.Stats().QueueLength, "the left chat's frames left the queue")
+		require.NoError(t, chat.Leave(ctx))
+		for _, m := range []*Message{inFlight, queued} {
+			_, err := m.Wait(ctx)
+			require.ErrorIs(t, err, ErrChatLeft)
+		}
+		assert.Zero(t, c.Stats().QueueLength, "the left chat's frames left the queue")
 
-	srv.RefuseHandshakes(0, 0)
-	require.NoError(t, c.WaitForState(ctx, StateReady))
-	for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
-		assert.NotEqual(t, queued.ID(), f.Data["client_message_id"], "a message of the left chat was sent")
-	}
-	require.NoError(t, chat.Join(ctx))
-	r, err := chat.Ask(ctx, "back again")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("back again"), r.Text)
+		srv.RefuseHandshakes(0, 0)
+		require.NoError(t, c.WaitForState(ctx, StateReady))
+		for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
+			assert.NotEqual(t, queued.ID(), f.Data["client_message_id"], "a message of the left chat was sent")
+		}
+		require.NoError(t, chat.Join(ctx))
+		r, err := chat.Ask(ctx, "back again")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("back again"), r.Text)
+	})
 }
 
 func TestChat_RateLimitExceededFailsTheNamedMessageWithRateLimitError(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -184,23 +185,24 @@ func TestLedger_AStreamCutByALostConnectionAddsUpToTheReply(t *testing.T) {
 }
 
 func TestLedger_FailedFailsWrittenMessagesAtOnce(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(withholding("never answered"))
-	c := newClient(t, srv, func(cfg *Config) { cfg.MaxRetries = 1 })
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	m, err := chat.Send(ctx, "never answered")
-	require.NoError(t, err)
-	waitStatus(t, ctx, chat, m.ID(), registry.StatusDelivered)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(withholding("never answered"))
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.MaxRetries = 1 }))
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		m, err := chat.Send(ctx, "never answered")
+		require.NoError(t, err)
+		waitStatus(t, ctx, chat, m.ID(), fc.heldStatus())
 
-	srv.RefuseHandshakes(10, 403) // not retried: the client fails
-	srv.DropAll(websocket.CloseGoingAway)
-	_, err = m.Wait(ctx) // well before the 30 s reply timeout
-	require.ErrorIs(t, err, ErrFailed)
-	var ce *ConnectError
-	assert.ErrorAs(t, err, &ce, "the connection's cause")
-	assert.NotErrorIs(t, err, ErrResponseTimeout)
+		srv.RefuseHandshakes(10, 403) // not retried: the client fails
+		srv.DropAll(websocket.CloseGoingAway)
+		_, err = m.Wait(ctx) // well before the 30 s reply timeout
+		require.ErrorIs(t, err, ErrFailed)
+		var ce *ConnectError
+		assert.ErrorAs(t, err, &ce, "the connection's cause")
+		assert.NotErrorIs(t, err, ErrResponseTimeout)
+	})
 }
 
 func TestLedger_NewChatWithAnEndedContextCreatesNothing(t *testing.T) {
@@ -242,19 +244,20 @@ func TestLedger_NewChatWithAnEndedContextCreatesNothing(t *testing.T) {
 }
 
 func TestLedger_AContextDeadlineIsReturnedAsItself(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.RefuseHandshakes(1000, 503) // the platform is down
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-down")
-	require.NoError(t, err)
-	for i := range 8 {
-		short, cancel := context.WithTimeout(ctx, time.Duration(50+20*i)*time.Millisecond)
-		_, err := chat.Ask(short, "anyone there?")
-		cancel()
-		require.ErrorIs(t, err, context.DeadlineExceeded, "run %d", i)
-		assert.NotErrorIs(t, err, ErrExpired, "run %d", i)
-	}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.RefuseHandshakes(1000, 503) // the platform is down
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		for i := range 8 {
+			short, cancel := context.WithTimeout(ctx, time.Duration(50+20*i)*time.Millisecond)
+			_, err := chat.Ask(short, "anyone there?")
+			cancel()
+			require.ErrorIs(t, err, context.DeadlineExceeded, "run %d", i)
+			assert.NotErrorIs(t, err, ErrExpired, "run %d", i)
+		}
+	})
 }
 
 func TestLedger_WaitingInsideACallbackFailsAtOnce(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,69 +45,83 @@ func TestRouting_EventWithoutChatIDGoesToTheOnlyChatOrTheMessageOwner(t *testing
 }
 
 func TestChat_OtherParticipantsTypingReported(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	events := make(chan TypingEvent, 4)
-	chat.OnTyping(func(e TypingEvent) { events <- e })
-	srv.Inject(chat.ID(), map[string]any{"type": "typing_start", "data": map[string]any{"chat_id": chat.ID(), "user_id": "agent-7"}})
-	e := <-events
-	assert.True(t, e.Typing)
-	assert.Equal(t, "agent-7", e.UserID)
-	assert.Equal(t, []string{"agent-7"}, chat.State().TypingUsers)
-	srv.Inject(chat.ID(), map[string]any{"type": "typing_indicator", "data": map[string]any{"chat_id": chat.ID(), "user_id": "agent-7", "is_typing": false}})
-	e = <-events
-	assert.False(t, e.Typing)
-	assert.Empty(t, chat.State().TypingUsers)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		waitListed(t, srv, 1)
+		events := make(chan TypingEvent, 4)
+		chat.OnTyping(func(e TypingEvent) { events <- e })
+		srv.Inject(chat.ID(), map[string]any{"type": "typing_start", "data": map[string]any{"chat_id": chat.ID(), "user_id": "agent-7"}})
+		e := <-events
+		assert.True(t, e.Typing)
+		assert.Equal(t, "agent-7", e.UserID)
+		assert.Equal(t, []string{"agent-7"}, chat.State().TypingUsers)
+		srv.Inject(chat.ID(), map[string]any{"type": "typing_indicator", "data": map[string]any{"chat_id": chat.ID(), "user_id": "agent-7", "is_typing": false}})
+		e = <-events
+		assert.False(t, e.Typing)
+		assert.Empty(t, chat.State().TypingUsers)
+	})
 }
 
 func TestChat_ProcessingAndResponseStartCallbacks(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var order []string
-	chat.OnProcessing(func(ProcessingEvent) { mu.Lock(); order = append(order, "processing"); mu.Unlock() })
-	chat.OnResponseStart(func(ResponseStartEvent) { mu.Lock(); order = append(order, "start"); mu.Unlock() })
-	chat.OnChunk(func(ChunkEvent) { mu.Lock(); order = append(order, "chunk"); mu.Unlock() })
-	chat.OnComplete(func(CompleteEvent) { mu.Lock(); order = append(order, "complete"); mu.Unlock() })
-	_, err = chat.Ask(ctx, "callbacks in order")
-	require.NoError(t, err)
-	syncCallbacks(t, c)
-	mu.Lock()
-	defer mu.Unlock()
-	require.GreaterOrEqual(t, len(order), 4)
-	assert.Equal(t, "processing", order[0])
-	assert.Equal(t, "start", order[1])
-	assert.Equal(t, "chunk", order[2])
-	assert.Equal(t, "complete", order[len(order)-1])
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var order []string
+		chat.OnProcessing(func(ProcessingEvent) { mu.Lock(); order = append(order, "processing"); mu.Unlock() })
+		chat.OnResponseStart(func(ResponseStartEvent) { mu.Lock(); order = append(order, "start"); mu.Unlock() })
+		chat.OnChunk(func(ChunkEvent) { mu.Lock(); order = append(order, "chunk"); mu.Unlock() })
+		chat.OnComplete(func(CompleteEvent) { mu.Lock(); order = append(order, "complete"); mu.Unlock() })
+		_, err = chat.Ask(ctx, "callbacks in order")
+		require.NoError(t, err)
+		syncCallbacks(t, c)
+		mu.Lock()
+		defer mu.Unlock()
+		if fc.server == platformtest.ProtocolTenantApp {
+			// The form has no processing and no response_start: the reply
+			// begins with its first chunk.
+			require.GreaterOrEqual(t, len(order), 2)
+			assert.Equal(t, "chunk", order[0])
+			assert.NotContains(t, order, "processing")
+			assert.NotContains(t, order, "start")
+			assert.Equal(t, "complete", order[len(order)-1])
+			return
+		}
+		require.GreaterOrEqual(t, len(order), 4)
+		assert.Equal(t, "processing", order[0])
+		assert.Equal(t, "start", order[1])
+		assert.Equal(t, "chunk", order[2])
+		assert.Equal(t, "complete", order[len(order)-1])
+	})
 }
 
 func TestChat_ChunkCoalescingMergesChunks(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		return platformtest.Reply{Chunks: []string{"a", "b", "c", "d", "e", "f"}}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Chunks: []string{"a", "b", "c", "d", "e", "f"}}
+		})
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.ChunkCoalesce = time.Hour }))
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var chunks []string
+		chat.OnChunk(func(e ChunkEvent) { mu.Lock(); chunks = append(chunks, e.Text); mu.Unlock() })
+		r, err := chat.Ask(ctx, "merge")
+		require.NoError(t, err)
+		assert.Equal(t, "abcdef", r.Text)
+		assert.Equal(t, 6, r.Chunks)
+		syncCallbacks(t, c)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"a", "bcdef"}, chunks, "first chunk at once, the rest merged at the end of the window or the reply")
 	})
-	c := newClient(t, srv, func(cfg *Config) { cfg.ChunkCoalesce = time.Hour })
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var chunks []string
-	chat.OnChunk(func(e ChunkEvent) { mu.Lock(); chunks = append(chunks, e.Text); mu.Unlock() })
-	r, err := chat.Ask(ctx, "merge")
-	require.NoError(t, err)
-	assert.Equal(t, "abcdef", r.Text)
-	assert.Equal(t, 6, r.Chunks)
-	syncCallbacks(t, c)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, []string{"a", "bcdef"}, chunks, "first chunk at once, the rest merged at the end of the window or the reply")
 }
 
 func TestClient_OrphanReportedOnce(t *testing.T) {
@@ -170,44 +185,47 @@ func TestClient_SlowCallbacksApplyBackpressureAndCountStalls(t *testing.T) {
 }
 
 func TestClient_WaitForStateAndLazyConnectOnSend(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-lazy")
-	require.NoError(t, err)
-	require.NoError(t, c.WaitForState(ctx, StateReady), "opening a chat connects")
-	same, err := c.OpenChat(ctx, "chat-lazy")
-	require.NoError(t, err)
-	assert.Same(t, chat, same)
-	assert.Same(t, c, chat.Client())
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		id := uuid.NewString()
+		chat, err := c.OpenChat(ctx, id)
+		require.NoError(t, err)
+		require.NoError(t, c.WaitForState(ctx, StateReady), "opening a chat connects")
+		same, err := c.OpenChat(ctx, id)
+		require.NoError(t, err)
+		assert.Same(t, chat, same)
+		assert.Same(t, c, chat.Client())
 
-	c2 := newClient(t, srv, nil)
-	assert.Equal(t, StateDisconnected, c2.State())
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	assert.ErrorIs(t, c2.WaitForState(short, StateReady), context.DeadlineExceeded)
+		c2 := newClient(t, srv, form)
+		assert.Equal(t, StateDisconnected, c2.State())
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, c2.WaitForState(short, StateReady), context.DeadlineExceeded)
+	})
 }
 
 func TestChat_CloseFailsWaitersButKeepsTheClient(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		return platformtest.Reply{Withhold: true}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Withhold: true}
+		})
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		m, err := chat.Send(ctx, "no answer")
+		require.NoError(t, err)
+		require.NoError(t, chat.Close(ctx))
+		_, err = m.Wait(ctx)
+		require.ErrorIs(t, err, ErrClosed)
+		_, err = chat.Send(ctx, "closed")
+		require.ErrorIs(t, err, ErrClosed)
+		assert.ErrorIs(t, chat.Typing(ctx), ErrClosed)
+		assert.ErrorIs(t, chat.Join(ctx), ErrClosed)
+		assert.Equal(t, StateReady, c.State())
 	})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	m, err := chat.Send(ctx, "no answer")
-	require.NoError(t, err)
-	require.NoError(t, chat.Close(ctx))
-	_, err = m.Wait(ctx)
-	require.ErrorIs(t, err, ErrClosed)
-	_, err = chat.Send(ctx, "closed")
-	require.ErrorIs(t, err, ErrClosed)
-	assert.ErrorIs(t, chat.Typing(ctx), ErrClosed)
-	assert.ErrorIs(t, chat.Join(ctx), ErrClosed)
-	assert.Equal(t, StateReady, c.State())
 }
 
 func TestErrors_TypedAndMatchable(t *testing.T) {
@@ -241,42 +259,46 @@ func TestErrors_TypedAndMatchable(t *testing.T) {
 }
 
 func TestClient_MalformedFramesCountedConnectionStaysUp(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	conns := srv.Connections()
-	require.Len(t, conns, 1)
-	for _, raw := range [][]byte{[]byte("not json"), []byte(`[1,2]`), []byte(`{"data":{}}`), []byte(`{"type":"mystery_event","data":{}}`)} {
-		require.NoError(t, srv.SendRaw(conns[0].ConnID, 1, raw))
-	}
-	require.NoError(t, srv.SendRaw(conns[0].ConnID, 2, []byte{0, 1, 2}))
-	r, err := chat.Ask(ctx, "still fine")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("still fine"), r.Text)
-	assert.Equal(t, uint64(4), c.Stats().DecodeErrors)
-	assert.Equal(t, StateReady, c.State())
-	assert.Equal(t, uint64(0), c.Stats().Reconnects)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		waitListed(t, srv, 1)
+		conns := srv.Connections()
+		require.Len(t, conns, 1)
+		for _, raw := range [][]byte{[]byte("not json"), []byte(`[1,2]`), []byte(`{"data":{}}`), []byte(`{"type":"mystery_event","data":{}}`)} {
+			require.NoError(t, srv.SendRaw(conns[0].ConnID, 1, raw))
+		}
+		require.NoError(t, srv.SendRaw(conns[0].ConnID, 2, []byte{0, 1, 2}))
+		r, err := chat.Ask(ctx, "still fine")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("still fine"), r.Text)
+		assert.Equal(t, uint64(4), c.Stats().DecodeErrors)
+		assert.Equal(t, StateReady, c.State())
+		assert.Equal(t, uint64(0), c.Stats().Reconnects)
+	})
 }
 
 func TestClient_OversizedFrameReconnects(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.ReadLimit = 1024; cfg.InitialBackoff = time.Millisecond })
-	states := recordStates(c)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	conns := srv.Connections()
-	big := make([]byte, 4096)
-	for i := range big {
-		big[i] = 'a'
-	}
-	require.NoError(t, srv.SendRaw(conns[0].ConnID, 1, big))
-	states.next(t, ctx, StateReconnecting)
-	states.next(t, ctx, StateReady)
-	_, err = chat.Ask(ctx, "after the big frame")
-	require.NoError(t, err)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.ReadLimit = 1024; cfg.InitialBackoff = time.Millisecond }))
+		states := recordStates(c)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		waitListed(t, srv, 1)
+		conns := srv.Connections()
+		big := make([]byte, 4096)
+		for i := range big {
+			big[i] = 'a'
+		}
+		require.NoError(t, srv.SendRaw(conns[0].ConnID, 1, big))
+		states.next(t, ctx, StateReconnecting)
+		states.next(t, ctx, StateReady)
+		_, err = chat.Ask(ctx, "after the big frame")
+		require.NoError(t, err)
+	})
 }

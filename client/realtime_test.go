@@ -12,6 +12,7 @@ import (
 
 	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/registry"
 )
 
 // testKey is the API key of the realtime tests; the fake accepts any
@@ -50,6 +51,16 @@ func eachForm(t *testing.T, cfg platformtest.Config, f func(t *testing.T, fc for
 			})
 		})
 	}
+}
+
+// heldStatus is the status a message reaches while its reply is withheld:
+// delivered once the platform acknowledges it, or in the tenant-app form,
+// which acknowledges nothing and delivers on the first chunk, sent.
+func (fc formCase) heldStatus() registry.Status {
+	if fc.server == platformtest.ProtocolTenantApp {
+		return registry.StatusSent
+	}
+	return registry.StatusDelivered
 }
 
 // then chains two config mutators.
