@@ -33,7 +33,8 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 // stepEvent feeds one inbound event about a message of ch to the ledger.
 func (ch *Chat) stepEvent(kind registry.InputKind, ev normalize.Event, conn uint64, err error) {
 	in := registry.Input{Kind: kind, Chat: ch.key, ClientID: ev.ClientMessageID, MessageID: ev.MessageID,
-		Text: ev.Text, HasText: ev.HasText, Conn: conn, Err: err, Retryable: ev.Retryable, RetryAfter: ev.RetryAfter}
+		Text: ev.Text, HasText: ev.HasText, Conn: conn, Err: err, Retryable: ev.Retryable, RetryAfter: ev.RetryAfter,
+		Seq: int(ev.Sequence), HasSeq: ev.HasSequence}
 	if ev.Meta != nil {
 		in.Meta = ev.Meta
 	}
@@ -94,6 +95,8 @@ func (c *Client) clientError(err error) error {
 		return ErrResponseTimeout
 	case errors.Is(err, registry.ErrReplyTooLarge):
 		return ErrReplyTooLarge
+	case errors.Is(err, registry.ErrTextLost):
+		return ErrReplyLost
 	}
 	return err
 }

@@ -34,6 +34,10 @@ type Input struct {
 	MessageID string
 	// Text is a chunk's text or a complete reply's text.
 	Text string
+	// Seq is a chunk's index in its reply (chunk_index or sequence_number)
+	// when HasSeq is true.
+	Seq    int
+	HasSeq bool
 	// HasText is true when a complete event carries the reply's text.
 	HasText bool
 	// Conn is the connection the frame came on (the caller numbers its
@@ -317,15 +321,32 @@ func (l *Ledger) replyStarts(e *entry, in Input, now time.Time) {
 		ln.current = e
 	}
 	e.activity = now
-	if e.chunks > 0 && in.Conn != e.chunkConn {
-		e.restart = true
+	if in.Kind == InStart && e.chunks > 0 && in.Conn != e.chunkConn {
+		e.restart, e.broken = true, false // a new reply: its chunks are the whole text
 	}
 }
 
-// chunk appends a chunk to e's reply.
+// chunk appends a chunk to e's reply. A chunk on another connection than
+// the reply's earlier chunks starts the text again (a Replace piece) when
+// the reply was started again (response_start, or chunk index 0), goes on
+// with it when its index follows the earlier chunks, and otherwise leaves
+// the reply's text in doubt: the text shown starts again from it, and a
+// complete frame without text then fails the message (ErrTextLost) rather
+// than give it a text that may lack its beginning.
 func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Decision {
+	newConn := e.chunks > 0 && in.Conn != e.chunkConn
 	l.replyStarts(e, in, now)
 	replace := e.restart
+	if newConn && !replace {
+		switch {
+		case in.HasSeq && in.Seq == 0:
+			replace = true
+		case in.HasSeq && in.Seq == e.chunks:
+			// the reply goes on where the lost connection left it
+		default:
+			replace, e.broken = true, true
+		}
+	}
 	if replace {
 		e.text0, e.chunks, e.restart = e.text0[:0], 0, false
 	}
@@ -370,6 +391,9 @@ func blocks(x *entry) bool { return !x.done && !x.retrying }
 func (l *Ledger) completeOrHold(e *entry, in Input, recovered bool, now time.Time, out []Decision) []Decision {
 	if in.HasText && len(in.Text) > l.cfg.MaxReplyBytes {
 		return l.fail(e, ErrReplyTooLarge, now, out)
+	}
+	if e.broken && !in.HasText {
+		return l.fail(e, ErrTextLost, now, out)
 	}
 	l.setAwaiting(e, false) // its reply came: nothing to look for in the history
 	if !e.done && l.heldBack(e) {

@@ -18,6 +18,10 @@ var (
 	// ErrReplyTooLarge fails a message whose reply grew past
 	// LedgerConfig.MaxReplyBytes.
 	ErrReplyTooLarge = errors.New("registry: reply larger than the limit")
+	// ErrTextLost fails a message whose reply went on over a new connection
+	// with chunks that cannot be placed after the ones before, and whose
+	// complete frame carries no text: the reply's text is not known whole.
+	ErrTextLost = errors.New("registry: part of the reply's text was lost with a connection")
 )
 
 // Defaults of LedgerConfig.
@@ -170,6 +174,7 @@ type entry struct {
 	text0     []byte // the reply text received so far
 	chunkConn uint64 // connection its chunks came on
 	restart   bool   // the next chunk starts the text again (Replace)
+	broken    bool   // chunks were lost between two connections: only a complete text is trusted
 	parked    *Input // its complete reply, held behind an earlier message
 	parkedRec bool
 }

@@ -6,8 +6,9 @@ import "time"
 // is dialled. A message written and never acknowledged is to be sent again
 // (Resends); a message acknowledged and not answered awaits recovery from
 // the history (Recover, GiveUp), and the replies to later messages of its
-// chat are held until it has an outcome; a reply streaming on conn starts
-// again from its next chunk (a Replace piece).
+// chat are held until it has an outcome. A reply that was streaming on conn
+// and goes on over the next connection is judged by its chunks (see
+// chunk).
 func (l *Ledger) ConnectionLost(conn uint64) {
 	for _, ln := range l.chats {
 		ln.current = nil
@@ -20,9 +21,6 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 				e.resend = true
 			case e.status == StatusDelivered && e.parked == nil:
 				l.setAwaiting(e, true)
-			}
-			if e.chunks > 0 && e.chunkConn == conn {
-				e.restart = true
 			}
 		}
 	}

@@ -503,3 +503,59 @@ func TestDecisionKind_String(t *testing.T) {
 	assert.Equal(t, "unknown", DecisionKind(0).String())
 	assert.Equal(t, "unknown", DecisionKind(200).String())
 }
+
+func TestLedger_AReplyGoingOnOverANewConnection(t *testing.T) {
+	// Two chunks on connection 1, which is lost; the rest comes on
+	// connection 2 (the platform goes on answering the chat).
+	start := func(t *testing.T) *harness {
+		h := newHarness(t, LedgerConfig{})
+		h.add(chatA, "m", "q")
+		h.written("m")
+		h.step(Input{Kind: InChunk, ClientID: "m", Text: "one ", Seq: 0, HasSeq: true})
+		h.step(Input{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 1, HasSeq: true})
+		h.lose()
+		return h
+	}
+	t.Run("chunk indexes that follow: the text goes on", func(t *testing.T) {
+		h := start(t)
+		got := h.step(Input{Kind: InChunk, ClientID: "m", Text: "three", Seq: 2, HasSeq: true})
+		assert.Equal(t, Piece{Index: 2, Offset: 8, Text: "three"}, got[0].Piece)
+		assert.Equal(t, "m=one two three", replies(h.step(Input{Kind: InComplete, ClientID: "m"})))
+	})
+	t.Run("index 0: the reply starts again", func(t *testing.T) {
+		h := start(t)
+		got := h.step(Input{Kind: InChunk, ClientID: "m", Text: "ONE ", Seq: 0, HasSeq: true})
+		assert.Equal(t, Piece{Text: "ONE ", Replace: true}, got[0].Piece)
+		h.step(Input{Kind: InChunk, ClientID: "m", Text: "TWO", Seq: 1, HasSeq: true})
+		assert.Equal(t, "m=ONE TWO", replies(h.step(Input{Kind: InComplete, ClientID: "m"})))
+	})
+	t.Run("response_start: the reply starts again", func(t *testing.T) {
+		h := start(t)
+		h.step(Input{Kind: InStart, ClientID: "m"})
+		got := h.step(Input{Kind: InChunk, ClientID: "m", Text: "ONE"})
+		assert.True(t, got[0].Piece.Replace)
+		assert.Equal(t, "m=ONE", replies(h.step(Input{Kind: InComplete, ClientID: "m"})))
+	})
+	for _, tt := range []struct {
+		name string
+		in   Input
+	}{
+		{"no index", Input{Kind: InChunk, ClientID: "m", Text: "three"}},
+		{"an index that leaves a gap", Input{Kind: InChunk, ClientID: "m", Text: "four", Seq: 3, HasSeq: true}},
+	} {
+		t.Run(tt.name+": only a complete text is trusted", func(t *testing.T) {
+			h := start(t)
+			got := h.step(tt.in)
+			assert.True(t, got[0].Piece.Replace, "what is shown starts again from the chunk")
+			got = h.step(Input{Kind: InComplete, ClientID: "m"})
+			require.Equal(t, "status:delivered>failed fail", kinds(got), "a text without its beginning is not a reply")
+			assert.ErrorIs(t, got[1].Err, ErrTextLost)
+
+			h = start(t)
+			h.step(tt.in)
+			got = h.step(Input{Kind: InComplete, ClientID: "m", Text: "one two three", HasText: true})
+			assert.Equal(t, "m=one two three", replies(got))
+			assert.True(t, got[0].Piece.Replace)
+		})
+	}
+}
