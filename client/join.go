@@ -12,11 +12,12 @@ import (
 // joinOn sends join_chat for the chat on conn, unless it was sent there
 // already: a chat opened while the connection joins every chat is joined
 // once.
-func (ch *Chat) joinOn(conn *wsConn) {
+func (ch *Chat) joinOn(conn *wsConn) (sent bool) {
 	if !conn.claimJoin(ch.key) {
-		return
+		return false
 	}
 	ch.c.sendControl(protocol.TypeJoinChat, ch.joinFrame())
+	return true
 }
 
 // joinedOnConn reports whether the platform confirmed the chat's join on

@@ -221,9 +221,15 @@ func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
 	for _, chat := range c.chatList() {
 		id := chat.ID()
 		ack := conn.expectJoin(id)
-		chat.joinOn(conn)
+		sent := chat.joinOn(conn)
 		if chat.joinedOnConn(conn) {
 			continue // joined already, by a join sent when it was opened
+		}
+		if !sent && id == "" {
+			// Its join was sent when it was opened, with create: the
+			// answer may have gone to another chat waiting for an id, so
+			// it is asked again.
+			c.sendControl(protocol.TypeJoinChat, chat.joinFrame())
 		}
 		waits = append(waits, wait{id, ack})
 	}
