@@ -237,8 +237,13 @@ func TestControl_WithholdReadyKeepsTheClientConnected(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Connect(ctx) }()
 	require.NoError(t, c.WaitForState(ctx, client.StateConnected))
-	conns := control(t, base, http.MethodGet, "/connections", nil)["connections"].([]any)
-	require.Len(t, conns, 1)
+	// The platform lists a connection a moment after the client sees it
+	// open.
+	var conns []any
+	require.Eventually(t, func() bool {
+		conns, _ = control(t, base, http.MethodGet, "/connections", nil)["connections"].([]any)
+		return len(conns) == 1
+	}, 10*time.Second, 5*time.Millisecond)
 	assert.Equal(t, false, conns[0].(map[string]any)["ready"])
 	fault(t, base, "withhold_ready", map[string]any{"on": false})
 	require.NoError(t, <-done)
