@@ -34,7 +34,7 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 func (ch *Chat) stepEvent(kind registry.InputKind, ev normalize.Event, conn uint64, err error) {
 	in := registry.Input{Kind: kind, Chat: ch.key, ClientID: ev.ClientMessageID, MessageID: ev.MessageID,
 		Text: ev.Text, HasText: ev.HasText, Conn: conn, Err: err, Retryable: ev.Retryable, RetryAfter: ev.RetryAfter,
-		Seq: int(ev.Sequence), HasSeq: ev.HasSequence}
+		Seq: int(ev.Sequence), HasSeq: ev.HasSequence, ByOrder: ch.c.realtime()}
 	if ev.Meta != nil {
 		in.Meta = ev.Meta
 	}

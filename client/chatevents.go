@@ -37,7 +37,12 @@ func (ch *Chat) handleEvent(conn *wsConn, ev normalize.Event) {
 		err := eventError(ev)
 		kind := errorKindOf(ev)
 		ch.recordError(kind, err)
-		if ev.ClientMessageID != "" || ev.MessageID != "" {
+		switch {
+		case ev.ClientMessageID != "" || ev.MessageID != "":
+			ch.stepEvent(registry.InError, ev, conn.seq, err)
+		case ev.Type == protocol.TypeError && ch.c.realtime():
+			// The realtime form's error frames never name a message: the
+			// error is about the one the platform is answering.
 			ch.stepEvent(registry.InError, ev, conn.seq, err)
 		}
 	case protocol.TypeTypingStart, protocol.TypeTypingStop, protocol.TypeTypingIndicator:

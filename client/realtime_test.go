@@ -425,3 +425,20 @@ func TestRealtime_ParseProtocol(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "Protocol", ce.Field)
 }
+
+func TestRealtime_AModelFailureFailsTheMessageAtOnce(t *testing.T) {
+	// The tenant-app form's error frames name no message: the error is
+	// about the message the platform is answering, the oldest waiting.
+	srv := realtimeServer(t, platformtest.ProtocolTenantApp, platformtest.Config{})
+	srv.SetResponder(failing)
+	c := realtimeClient(t, srv, nil)
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	_, err = chat.Ask(ctx, "please fail") // well before the 30 s reply timeout
+	var pe *PlatformError
+	require.ErrorAs(t, err, &pe)
+	r, err := chat.Ask(ctx, "then answer")
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("then answer"), r.Text, "the next message gets its own reply")
+}

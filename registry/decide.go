@@ -50,6 +50,11 @@ type Input struct {
 	RetryAfter time.Duration
 	// Meta is passed through to the DecideComplete decision.
 	Meta any
+	// ByOrder makes an InError that names no message fail the message the
+	// platform is answering (the reply streaming now, else the oldest one
+	// waiting): for a platform whose error frames never carry ids, which
+	// answers a chat's messages one at a time.
+	ByOrder bool
 }
 
 // DecisionKind is what the caller must do.
@@ -291,9 +296,9 @@ func (l *Ledger) target(in Input) (e *entry, dup bool) {
 			return nil, true
 		}
 	}
-	if cid != "" || in.Kind == InError {
+	if cid != "" || (in.Kind == InError && !in.ByOrder) {
 		// Another sender's message; or an error that names no message,
-		// which fails none.
+		// which fails none (unless the platform never names one).
 		return nil, false
 	}
 	ln := l.chats[in.Chat]
@@ -304,7 +309,10 @@ func (l *Ledger) target(in Input) (e *entry, dup bool) {
 		return ln.current, ln.current.answered
 	}
 	for _, x := range ln.order {
-		if !x.answered && !x.awaiting && !x.retrying && x.parked == nil && x.status >= StatusSent && x.replyID == "" {
+		if in.Kind == InError && x.done {
+			continue // a message that already has its outcome is not failed again
+		}
+		if !x.answered && !x.awaiting && !x.retrying && x.parked == nil && x.status >= StatusSent && (x.replyID == "" || in.Kind == InError) {
 			return x, false
 		}
 	}

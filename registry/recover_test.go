@@ -317,6 +317,19 @@ func TestLedger_MatchingFramesThatNameNothing(t *testing.T) {
 	assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InChunk, MessageID: "r-2"})), "a forgotten reply id")
 	assert.Equal(t, "unmatched", kinds(h.step(Input{Kind: InChunk, ClientID: "someone-else"})), "another sender's message")
 	assert.Equal(t, "unmatched", kinds(h.step(Input{Kind: InError, Err: errX})), "an error that names nothing fails nothing")
+
+	// A platform whose error frames never name a message: the error is
+	// about the oldest one waiting, and never about one with an outcome.
+	for _, id := range []string{"m3", "m4"} {
+		h.add(chatA, id, id)
+		h.written(id)
+	}
+	h.now = h.now.Add(DefaultResponseTimeout)
+	h.l.Tick(h.now, nil) // m3 and m4 time out: done, waiting for late replies
+	assert.Equal(t, "unmatched", kinds(h.step(Input{Kind: InError, Err: errX, ByOrder: true})))
+	h.add(chatA, "m5", "m5")
+	h.written("m5")
+	assert.Equal(t, "m5!", replies(h.step(Input{Kind: InError, Err: errX, ByOrder: true})))
 	assert.Equal(t, "unmatched", kinds(h.step(Input{Kind: InChunk, Chat: chatB})), "a chat with nothing sent")
 }
 
