@@ -603,17 +603,6 @@ func (l *Ledger) Retry(chat ChatKey, clientID, wire, text string, tag any, attem
 		attempt, from = e.attempt, e.status
 		l.forget(e)
 	}
-	l.seq++
-	e := &entry{id: clientID, wire: wire, chat: chat, seq: l.seq, text: text, tag: tag,
-		status: from, attempt: attempt + 1, created: now, activity: now}
-	e.ids = append(e.ids, wire)
-	l.byID[wire] = e
-	l.byClient[clientID] = e
-	ln := l.chats[chat]
-	if ln == nil {
-		ln = &line{}
-		l.chats[chat] = ln
-	}
-	ln.order = append(ln.order, e)
+	e := l.insert(chat, clientID, wire, text, tag, from, attempt+1, now)
 	return l.setStatus(e, StatusSending, nil, out), true
 }

@@ -203,11 +203,17 @@ func (l *Ledger) Add(chat ChatKey, clientID, text string, tag any, now time.Time
 	if clientID == "" || l.byClient[clientID] != nil || l.byID[clientID] != nil || l.finished.has(clientID) {
 		return false
 	}
+	l.insert(chat, clientID, clientID, text, tag, StatusSending, 1, now)
+	return true
+}
+
+// insert adds a message at the end of its chat's line.
+func (l *Ledger) insert(chat ChatKey, clientID, wire, text string, tag any, status Status, attempt int, now time.Time) *entry {
 	l.seq++
-	e := &entry{id: clientID, wire: clientID, chat: chat, seq: l.seq, text: text, tag: tag,
-		status: StatusSending, attempt: 1, created: now, activity: now}
-	e.ids = append(e.ids, clientID)
-	l.byID[clientID] = e
+	e := &entry{id: clientID, wire: wire, chat: chat, seq: l.seq, text: text, tag: tag,
+		status: status, attempt: attempt, created: now, activity: now}
+	e.ids = append(e.ids, wire)
+	l.byID[wire] = e
 	l.byClient[clientID] = e
 	ln := l.chats[chat]
 	if ln == nil {
@@ -215,7 +221,7 @@ func (l *Ledger) Add(chat ChatKey, clientID, text string, tag any, now time.Time
 		l.chats[chat] = ln
 	}
 	ln.order = append(ln.order, e)
-	return true
+	return e
 }
 
 // Len returns the number of messages held.
