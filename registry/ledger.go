@@ -375,18 +375,6 @@ func (l *Ledger) forget(e *entry) {
 	}
 }
 
-// ForgetChat drops every message of chat; their senders must already have
-// their outcomes (FailChat first).
-func (l *Ledger) ForgetChat(chat ChatKey) {
-	ln := l.chats[chat]
-	if ln == nil {
-		return
-	}
-	for _, e := range append([]*entry(nil), ln.order...) {
-		l.forget(e)
-	}
-}
-
 // finishedSet is a bounded set of ids, oldest dropped first.
 type finishedSet struct {
 	limit int

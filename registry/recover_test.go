@@ -418,10 +418,6 @@ func TestLedger_FailChatAndFailAllGiveEveryMessageItsOutcome(t *testing.T) {
 	h.l.Tick(h.now, nil)
 	assert.Equal(t, "", replies(h.l.FailChat(chatA, errX, h.now, nil)), "a timed-out message already has its outcome")
 	assert.Zero(t, h.l.Len(), "and stops waiting for its late reply")
-	h.add(chatA, "f", "forgotten")
-	h.l.ForgetChat(chatA)
-	h.l.ForgetChat(chatA)
-	assert.Zero(t, h.l.Len())
 }
 
 func TestLedger_ResendsAreHandedOutOnceUntilWritten(t *testing.T) {
