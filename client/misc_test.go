@@ -162,6 +162,9 @@ func TestClient_SlowCallbacksApplyBackpressureAndCountStalls(t *testing.T) {
 	chat, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // a failed assertion must not leave the callback blocked
 	var once sync.Once
 	var got []string
 	var mu sync.Mutex
@@ -173,8 +176,10 @@ func TestClient_SlowCallbacksApplyBackpressureAndCountStalls(t *testing.T) {
 	})
 	m, err := chat.Send(ctx, "flood")
 	require.NoError(t, err)
-	require.NoError(t, srv.WaitFor(ctx, func(*platformtest.Server) bool { return c.Stats().DispatcherStalls > 0 }))
-	close(release)
+	// The stall is the client's state, which the platform is not told of:
+	// poll it.
+	require.Eventually(t, func() bool { return c.Stats().DispatcherStalls > 0 }, 10*time.Second, time.Millisecond)
+	unblock()
 	r, err := m.Wait(ctx)
 	require.NoError(t, err)
 	assert.Len(t, r.Text, 40)
