@@ -59,7 +59,7 @@ func (c *Client) applyLocked(ds []registry.Decision) {
 			ch := w.chat
 			se := ResponseStartEvent{ChatID: ch.ID(), MessageID: d.MessageID, ClientMessageID: w.clientID, Time: now}
 			ch.dispatch(func() {
-				for _, h := range handlers(c, ch.onStart) {
+				for _, h := range ch.onStart.get() {
 					h(se)
 				}
 			})
@@ -118,7 +118,7 @@ func (c *Client) applyStatus(w *waiter, d registry.Decision, now time.Time) {
 	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: w.clientID, ServerID: d.ServerID,
 		Previous: d.From, Status: d.To, Err: err, Time: now}
 	ch.dispatch(func() {
-		for _, h := range handlers(c, ch.onStatus) {
+		for _, h := range ch.onStatus.get() {
 			h(se)
 		}
 	})
@@ -174,7 +174,7 @@ func (c *Client) emitChunk(w *waiter, messageID string, p registry.Piece, now ti
 	ce := ChunkEvent{ChatID: ch.ID(), MessageID: messageID, ClientMessageID: w.clientID, Text: p.Text,
 		Index: p.Index, Offset: p.Offset, Replace: p.Replace, Time: now}
 	ch.dispatch(func() {
-		for _, h := range handlers(c, ch.onChunk) {
+		for _, h := range ch.onChunk.get() {
 			h(ce)
 		}
 	})
@@ -201,7 +201,7 @@ func (c *Client) applyComplete(w *waiter, d registry.Decision, now time.Time) {
 	}
 	ce := CompleteEvent{Reply: r, Time: now}
 	ch.dispatch(func() {
-		for _, h := range handlers(c, ch.onComplete) {
+		for _, h := range ch.onComplete.get() {
 			h(ce)
 		}
 	})
@@ -262,7 +262,7 @@ func (c *Client) reportOrphan(w *waiter) {
 	}
 	c.log.Warn("miptech: message never acknowledged", "client_message_id", m.ClientID, "chat_id", m.ChatID)
 	c.disp.enqueue(func() {
-		for _, h := range handlers(c, c.onOrphan) {
+		for _, h := range c.onOrphan.get() {
 			h(m)
 		}
 	})

@@ -56,28 +56,21 @@ type Chat struct {
 	procSince  time.Time
 	recovering bool // a history recovery runs
 
-	onStatus   map[int]func(MessageStatusEvent)
-	onTyping   map[int]func(TypingEvent)
-	onProc     map[int]func(ProcessingEvent)
-	onStart    map[int]func(ResponseStartEvent)
-	onChunk    map[int]func(ChunkEvent)
-	onComplete map[int]func(CompleteEvent)
-	onError    map[int]func(ErrorEvent)
+	onStatus   hooks[func(MessageStatusEvent)]
+	onTyping   hooks[func(TypingEvent)]
+	onProc     hooks[func(ProcessingEvent)]
+	onStart    hooks[func(ResponseStartEvent)]
+	onChunk    hooks[func(ChunkEvent)]
+	onComplete hooks[func(CompleteEvent)]
+	onError    hooks[func(ErrorEvent)]
 }
 
 func newChat(c *Client) *Chat {
 	return &Chat{
-		c:          c,
-		key:        registry.ChatKey(c.chatSeq.Add(1)),
-		joinSig:    make(chan struct{}),
-		typers:     map[string]time.Time{},
-		onStatus:   map[int]func(MessageStatusEvent){},
-		onTyping:   map[int]func(TypingEvent){},
-		onProc:     map[int]func(ProcessingEvent){},
-		onStart:    map[int]func(ResponseStartEvent){},
-		onChunk:    map[int]func(ChunkEvent){},
-		onComplete: map[int]func(CompleteEvent){},
-		onError:    map[int]func(ErrorEvent){},
+		c:       c,
+		key:     registry.ChatKey(c.chatSeq.Add(1)),
+		joinSig: make(chan struct{}),
+		typers:  map[string]time.Time{},
 	}
 }
 
@@ -320,7 +313,7 @@ func (ch *Chat) recordError(kind ErrorKind, err error) {
 	ch.mu.Unlock()
 	ev := ErrorEvent{Kind: kind, Err: err, ChatID: id, Time: ch.c.clock.Now()}
 	ch.c.disp.enqueue(func() {
-		for _, h := range handlers(ch.c, ch.onError) {
+		for _, h := range ch.onError.get() {
 			h(ev)
 		}
 	})

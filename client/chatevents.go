@@ -82,7 +82,7 @@ func (ch *Chat) typing(ev normalize.Event) {
 	}
 	te := TypingEvent{ChatID: ch.ID(), UserID: user, Typing: typing, Time: ev.Time}
 	ch.dispatch(func() {
-		for _, h := range handlers(ch.c, ch.onTyping) {
+		for _, h := range ch.onTyping.get() {
 			h(te)
 		}
 	})

@@ -63,13 +63,11 @@ type Client struct {
 	closeOnce   sync.Once
 	closeDone   chan struct{}
 
-	hmu      sync.Mutex
-	hseq     int
-	onState  map[int]func(StateChange)
-	onError  map[int]func(ErrorEvent)
-	onProg   map[int]func(ProgressEvent)
-	onEvent  map[int]func(normalize.Event)
-	onOrphan map[int]func(registry.Message)
+	onState  hooks[func(StateChange)]
+	onError  hooks[func(ErrorEvent)]
+	onProg   hooks[func(ProgressEvent)]
+	onEvent  hooks[func(normalize.Event)]
+	onOrphan hooks[func(registry.Message)]
 }
 
 // New returns a Client for cfg. It does not connect: call Connect, or open a
@@ -87,11 +85,6 @@ func New(cfg Config) (*Client, error) {
 		stateCh:   make(chan struct{}),
 		byID:      map[string]*Chat{},
 		closeDone: make(chan struct{}),
-		onState:   map[int]func(StateChange){},
-		onError:   map[int]func(ErrorEvent){},
-		onProg:    map[int]func(ProgressEvent){},
-		onEvent:   map[int]func(normalize.Event){},
-		onOrphan:  map[int]func(registry.Message){},
 	}
 	c.rest = newREST(cfg)
 	c.initForm()
@@ -109,10 +102,6 @@ func New(cfg Config) (*Client, error) {
 	c.disp.onPanic = func(err error) { c.emitError(ErrorProtocol, err, "") }
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stats.init()
-	go c.disp.run() // owned by Close through c.disp.shutdown and c.disp.done
-	c.timers.kick = make(chan struct{}, 1)
-	c.wg.Add(1)
-	go c.housekeeping()
 	return c, nil
 }
 
@@ -159,6 +148,7 @@ func (c *Client) Close(ctx context.Context) error {
 			conn.closeNormal() // before cancel, which lets serve close the socket
 		}
 		c.cancel()
+		c.stopTimers()
 		c.disp.shutdown()
 		live, expired := c.q.Drain()
 		for _, it := range live {

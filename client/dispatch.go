@@ -1,12 +1,11 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -14,6 +13,10 @@ import (
 // dispatcher runs every user callback of a client on one goroutine, in the
 // order the events were enqueued. The reader and the connection loop only
 // enqueue; user code never runs on them nor under an SDK lock.
+//
+// No goroutine exists while nothing is pending: enqueue starts one, which
+// runs the events in order and exits when none is left, so that an idle
+// client keeps no goroutine for its callbacks.
 //
 // Enqueueing never blocks, so it is safe under an SDK lock and from a
 // callback (a callback that sends, or a panic being reported). Backpressure
@@ -30,12 +33,12 @@ type dispatcher struct {
 	bytes     int // frame bytes charged to pending events
 	charge    int // frame bytes to charge to the next event enqueued
 
-	wake    chan struct{} // capacity 1: an event was enqueued
-	quit    chan struct{}
-	done    chan struct{}
-	stopped atomic.Bool // no new events are taken
-	abandon atomic.Bool // stop running the events still queued
-	gid     atomic.Uint64
+	running bool          // a goroutine runs the pending events
+	inCall  atomic.Int32  // callbacks in progress: 0 or 1
+	quit    chan struct{} // closed by shutdown
+	done    chan struct{} // closed once stopped and no goroutine runs
+	stopped atomic.Bool   // no new events are taken
+	abandon atomic.Bool   // stop running the events still queued
 	stalls  atomic.Uint64
 	log     *slog.Logger
 	onPanic func(error) // enqueues an error event; set by the client
@@ -45,32 +48,28 @@ type dispatcher struct {
 func newDispatcher(limit int, log *slog.Logger) *dispatcher {
 	return &dispatcher{
 		limit: limit,
-		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		log:   log,
 	}
 }
 
-// run is the dispatcher goroutine's body. After shutdown it runs the events
-// already queued, unless they are abandoned, and exits.
+// run is the dispatcher goroutine's body: it runs the pending events, unless
+// they are abandoned, and exits when none is left.
 func (d *dispatcher) run() {
-	defer close(d.done)
-	d.gid.Store(goid())
 	for {
 		f, n := d.next()
-		if f == nil {
-			select {
-			case <-d.wake:
-				continue
-			case <-d.quit:
-				if d.pending() == 0 {
-					return
-				}
-				continue
+		if f == nil || d.abandon.Load() {
+			d.mu.Lock()
+			if f == nil && d.head != len(d.queue) && !d.abandon.Load() {
+				d.mu.Unlock()
+				continue // enqueued between next and here
 			}
-		}
-		if d.abandon.Load() {
+			d.running = false
+			if d.stopped.Load() {
+				close(d.done)
+			}
+			d.mu.Unlock()
 			return
 		}
 		d.call(f)
@@ -146,7 +145,9 @@ func (d *dispatcher) pending() int {
 
 // call runs f, turning a panic into an error event.
 func (d *dispatcher) call(f func()) {
+	d.inCall.Store(1)
 	defer func() {
+		d.inCall.Store(0)
 		if v := recover(); v != nil {
 			err := fmt.Errorf("client: callback panicked: %v", v)
 			d.log.Error("miptech: callback panicked", "panic", fmt.Sprint(v))
@@ -169,11 +170,11 @@ func (d *dispatcher) enqueue(f func()) bool {
 	d.queue = append(d.queue, dispatchItem{f, d.charge})
 	d.bytes += d.charge
 	d.charge = 0
-	d.mu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	if !d.running {
+		d.running = true
+		go d.run() // owned by the dispatcher: it exits when nothing is pending
 	}
+	d.mu.Unlock()
 	return true
 }
 
@@ -215,6 +216,9 @@ func (d *dispatcher) shutdown() {
 	d.stop.Do(func() {
 		d.mu.Lock()
 		d.stopped.Store(true)
+		if !d.running {
+			close(d.done)
+		}
 		d.mu.Unlock()
 		close(d.quit)
 	})
@@ -238,22 +242,33 @@ func (d *dispatcher) wait(ctx context.Context) error {
 	}
 }
 
-// onDispatcher reports whether the caller runs on the dispatcher goroutine.
+// onDispatcher reports whether the caller runs inside a callback, on the
+// dispatcher's goroutine: there, waiting for anything the dispatcher must
+// deliver first would wait for itself. While a callback is in progress
+// (the cheap check, false for nearly every call), the caller's frames are
+// searched for the dispatcher's call; a goroutine the callback started has
+// its own frames and is not inside it.
 func (d *dispatcher) onDispatcher() bool {
-	id := d.gid.Load()
-	return id != 0 && id == goid()
+	if d.inCall.Load() == 0 {
+		return false
+	}
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	for n == len(pcs) { // a deep callback: dispatcher.call is at the bottom
+		pcs = make([]uintptr, 4*len(pcs))
+		n = runtime.Callers(2, pcs)
+	}
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if f.Function == callName {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
-// goid returns the current goroutine's id, read from its stack header. It is
-// used only to let Close know it was called from a callback, where waiting
-// for the dispatcher would wait for itself.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	n, _ := strconv.ParseUint(string(b), 10, 64)
-	return n
-}
+// callName is dispatcher.call's name in a goroutine's frames.
+var callName = runtime.FuncForPC(reflect.ValueOf((*dispatcher).call).Pointer()).Name()

@@ -25,7 +25,6 @@ import (
 func startDispatcher(t *testing.T, limit int) *dispatcher {
 	t.Helper()
 	d := newDispatcher(limit, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go d.run()
 	t.Cleanup(func() {
 		d.shutdown()
 		<-d.done
@@ -310,7 +309,7 @@ func TestClient_CallbacksKeepRegistrationOrderAfterManyUnsubscribes(t *testing.T
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{"a", "c", "d"}, order)
-	assert.Len(t, handlers(c, c.onState), 3)
+	assert.Len(t, c.onState.get(), 3)
 }
 
 func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
@@ -365,4 +364,46 @@ func TestDispatcher_TheReaderWaitsPastTheByteBound(t *testing.T) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	assert.Zero(t, d.bytes, "every charged byte is released when its event runs")
+}
+
+func TestDispatcher_KnowsItsOwnCallbacksOnly(t *testing.T) {
+	d := startDispatcher(t, 4)
+	assert.NotEmpty(t, callName)
+	assert.False(t, d.onDispatcher(), "outside any callback")
+	type verdict struct{ inside, deep, spawned bool }
+	got := make(chan verdict, 1)
+	var deep func(n int) bool
+	deep = func(n int) bool {
+		if n == 0 {
+			return d.onDispatcher()
+		}
+		return deep(n - 1)
+	}
+	require.True(t, d.enqueue(func() {
+		v := verdict{inside: d.onDispatcher(), deep: deep(500)}
+		spawned := make(chan bool)
+		go func() { spawned <- d.onDispatcher() }()
+		v.spawned = <-spawned
+		got <- v
+	}))
+	v := <-got
+	assert.True(t, v.inside, "a callback runs on the dispatcher")
+	assert.True(t, v.deep, "however deep its stack")
+	assert.False(t, v.spawned, "a goroutine the callback starts is not the dispatcher")
+	assert.False(t, d.onDispatcher(), "another goroutine while a callback may run")
+}
+
+func TestDispatcher_NoGoroutineWhileNothingIsPending(t *testing.T) {
+	d := startDispatcher(t, 4)
+	ran := make(chan struct{})
+	require.True(t, d.enqueue(func() { close(ran) }))
+	<-ran
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return !d.running
+	}, 5*time.Second, time.Millisecond, "the goroutine exits once nothing is pending")
+	again := make(chan struct{})
+	require.True(t, d.enqueue(func() { close(again) }), "and a new event starts one")
+	<-again
 }

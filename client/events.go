@@ -80,38 +80,38 @@ type CompleteEvent struct {
 // OnMessageStatus registers f for the chat's message status changes. It
 // returns a function that unregisters f.
 func (ch *Chat) OnMessageStatus(f func(MessageStatusEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onStatus, f)
+	return ch.onStatus.add(f)
 }
 
 // OnTyping registers f for other participants' typing.
 func (ch *Chat) OnTyping(f func(TypingEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onTyping, f)
+	return ch.onTyping.add(f)
 }
 
 // OnProcessing registers f for processing notices.
 func (ch *Chat) OnProcessing(f func(ProcessingEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onProc, f)
+	return ch.onProc.add(f)
 }
 
 // OnResponseStart registers f for the start of each reply.
 func (ch *Chat) OnResponseStart(f func(ResponseStartEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onStart, f)
+	return ch.onStart.add(f)
 }
 
 // OnChunk registers f for reply chunks.
 func (ch *Chat) OnChunk(f func(ChunkEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onChunk, f)
+	return ch.onChunk.add(f)
 }
 
 // OnComplete registers f for complete replies, late ones included.
 func (ch *Chat) OnComplete(f func(CompleteEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onComplete, f)
+	return ch.onComplete.add(f)
 }
 
 // OnError registers f for the chat's errors (processing, validation, rate
 // limit).
 func (ch *Chat) OnError(f func(ErrorEvent)) (unsubscribe func()) {
-	return register(ch.c, ch.onError, f)
+	return ch.onError.add(f)
 }
 
 // MessageView is one message in a ChatState.

@@ -69,80 +69,79 @@ type ProgressEvent struct {
 // OnStateChange registers f for every state change. It returns a function
 // that unregisters f. Safe to call at any time, including from a callback.
 func (c *Client) OnStateChange(f func(StateChange)) (unsubscribe func()) {
-	return register(c, c.onState, f)
+	return c.onState.add(f)
 }
 
 // OnError registers f for connection-level and chat errors.
 func (c *Client) OnError(f func(ErrorEvent)) (unsubscribe func()) {
-	return register(c, c.onError, f)
+	return c.onError.add(f)
 }
 
 // OnProgress registers f for the platform's initialization phases.
 func (c *Client) OnProgress(f func(ProgressEvent)) (unsubscribe func()) {
-	return register(c, c.onProg, f)
+	return c.onProg.add(f)
 }
 
 // OnEvent registers f for every inbound event after normalization and
 // deduplication (the raw-event hook), before routing.
 func (c *Client) OnEvent(f func(normalize.Event)) (unsubscribe func()) {
-	return register(c, c.onEvent, f)
+	return c.onEvent.add(f)
 }
 
 // OnOrphan registers f for user messages never acknowledged by the platform
 // within Config.OrphanAge. Each orphan is reported once.
 func (c *Client) OnOrphan(f func(registry.Message)) (unsubscribe func()) {
-	return register(c, c.onOrphan, f)
+	return c.onOrphan.add(f)
 }
 
-func register[T any](c *Client, m map[int]T, f T) func() {
-	c.hmu.Lock()
-	c.hseq++
-	id := c.hseq
-	m[id] = f
-	c.hmu.Unlock()
+// hooks is the list of callbacks registered for one kind of event, in
+// registration order. The zero value is an empty list and allocates
+// nothing: most chats and clients register few kinds. The list is replaced,
+// never changed in place, so get returns it without copying.
+type hooks[T any] struct {
+	mu  sync.Mutex
+	seq int
+	ids []int
+	fs  []T
+}
+
+// add registers f and returns the function that unregisters it, once.
+func (h *hooks[T]) add(f T) (remove func()) {
+	h.mu.Lock()
+	h.seq++
+	id := h.seq
+	h.ids = append(slices.Clip(h.ids), id)
+	h.fs = append(slices.Clip(h.fs), f)
+	h.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			c.hmu.Lock()
-			delete(m, id)
-			c.hmu.Unlock()
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if i := slices.Index(h.ids, id); i >= 0 {
+				h.ids = slices.Delete(slices.Clone(h.ids), i, i+1)
+				h.fs = slices.Delete(slices.Clone(h.fs), i, i+1)
+			}
 		})
 	}
 }
 
-// handlers returns the callbacks registered in m, in registration order
-// (ids increase), in time proportional to their number.
-func handlers[T any](c *Client, m map[int]T) []T {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
-	switch len(m) {
-	case 0:
-		return nil
-	case 1:
-		for _, f := range m {
-			return []T{f}
-		}
-	}
-	ids := make([]int, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]T, len(ids))
-	for i, id := range ids {
-		out[i] = m[id]
-	}
-	return out
+// get returns the callbacks registered now; the caller must not change the
+// slice.
+func (h *hooks[T]) get() []T {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fs
 }
 
-// subscribed reports whether any callback is registered in m.
-func subscribed[T any](c *Client, m map[int]T) bool {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
-	return len(m) > 0
+// any reports whether a callback is registered.
+func (h *hooks[T]) any() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.fs) > 0
 }
 
-func (c *Client) stateHandlers() []func(StateChange) { return handlers(c, c.onState) }
+func (c *Client) stateHandlers() []func(StateChange) { return c.onState.get() }
 
 // emitError enqueues an ErrorEvent for the client's OnError callbacks.
 func (c *Client) emitError(kind ErrorKind, err error, chatID string) {
@@ -153,7 +152,7 @@ func (c *Client) emitError(kind ErrorKind, err error, chatID string) {
 	}
 	ev := ErrorEvent{Kind: kind, Err: err, ChatID: chatID, Time: c.clock.Now()}
 	c.disp.enqueue(func() {
-		for _, h := range handlers(c, c.onError) {
+		for _, h := range c.onError.get() {
 			h(ev)
 		}
 	})

@@ -22,10 +22,10 @@ func perConnection(t string) bool {
 // handleInbound acts on one deduplicated event: connection lifecycle frames
 // here, chat events in their chat.
 func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
-	if subscribed(c, c.onEvent) {
+	if c.onEvent.any() {
 		// The raw-event hook's closure is built only for a subscriber.
 		c.disp.enqueue(func() {
-			for _, h := range handlers(c, c.onEvent) {
+			for _, h := range c.onEvent.get() {
 				h(ev)
 			}
 		})
@@ -47,7 +47,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		conn.greetOnce.Do(func() { close(conn.greeted) })
 		p := ProgressEvent{Phase: ev.Phase, Message: ev.Text, Time: ev.Time}
 		c.disp.enqueue(func() {
-			for _, h := range handlers(c, c.onProg) {
+			for _, h := range c.onProg.get() {
 				h(p)
 			}
 		})

@@ -81,7 +81,7 @@ func TestEvents_BreakingOutUnsubscribesAndLeaksNothing(t *testing.T) {
 			t.Fatal("no response_complete from Events")
 		}
 		wg.Wait()
-		assert.Empty(t, handlers(c, c.onEvent), "the callback is unregistered when the loop ends")
+		assert.Empty(t, c.onEvent.get(), "the callback is unregistered when the loop ends")
 	})
 }
 
@@ -153,7 +153,7 @@ func TestErrors_EndsWithItsContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the loop did not end with its context")
 	}
-	assert.Empty(t, handlers(c, c.onError))
+	assert.Empty(t, c.onError.get())
 }
 
 // hookWatching returns a channel that gets a value each time an iterator

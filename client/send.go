@@ -122,7 +122,7 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 	}
 	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: id, Status: registry.StatusSending, Time: now}
 	ch.dispatch(func() {
-		for _, h := range handlers(c, ch.onStatus) {
+		for _, h := range ch.onStatus.get() {
 			h(se)
 		}
 	})

@@ -3,64 +3,77 @@ package client
 import (
 	"sync"
 	"time"
+
+	"github.com/miptechnologies/miptech-go/internal/clock"
 )
 
 // The client's deadlines (queue expiry, reply timeouts and late-reply
 // windows, orphan reports, typing auto-stop, merged chunks due) share one
 // timer, armed for the earliest of them and stopped when none is due: an
-// idle client does no work between its keepalive pings. Code that creates a
-// deadline calls wake with it; the timer goroutine re-arms when that
-// deadline is earlier than the one armed.
+// idle client does no work between its keepalive pings, and no goroutine
+// waits for the timer (it is a clock.AfterFunc). Code that creates a
+// deadline calls wake with it; the timer is moved when that deadline is
+// earlier than the one armed.
 
 // timers is the state of the client's one timer.
 type timers struct {
-	kick chan struct{} // capacity 1: a deadline earlier than the armed one appeared
+	mu     sync.Mutex
+	fn     clock.Func // nil until first armed
+	armed  time.Time  // the deadline the timer is armed for; zero when none
+	closed bool       // Close stopped the timer for good
 
-	mu    sync.Mutex
-	armed time.Time // the deadline the timer is armed for; zero when none
+	run     sync.Mutex     // held while what is due runs, so that runs never overlap
+	running sync.WaitGroup // runs started before closed; stopTimers waits for them
 }
 
-// wake tells the timer goroutine that something is due at d.
+// wake arms the timer for d when nothing earlier is armed.
 func (c *Client) wake(d time.Time) {
 	t := &c.timers
 	t.mu.Lock()
-	early := t.armed.IsZero() || d.Before(t.armed)
-	t.mu.Unlock()
-	if !early {
+	defer t.mu.Unlock()
+	if t.closed || (!t.armed.IsZero() && !d.Before(t.armed)) {
 		return
 	}
-	select {
-	case t.kick <- struct{}{}:
-	default:
+	t.armed = d
+	delay := max(0, d.Sub(c.clock.Now()))
+	if t.fn == nil {
+		t.fn = c.clock.AfterFunc(delay, c.fire)
+	} else {
+		t.fn.Reset(delay)
 	}
 }
 
-// housekeeping is the timer goroutine: it waits for the earliest deadline
-// (or for an earlier one to appear), then runs what is due.
-func (c *Client) housekeeping() {
-	defer c.wg.Done()
-	for {
-		next, due := c.nextDeadline()
-		c.timers.mu.Lock()
-		c.timers.armed = next
-		c.timers.mu.Unlock()
-		var fire <-chan time.Time
-		stop := func() {}
-		if due {
-			t := c.clock.NewTimer(max(0, next.Sub(c.clock.Now())))
-			fire, stop = t.C(), func() { t.Stop() }
-		}
-		select {
-		case <-c.ctx.Done():
-			stop()
-			return
-		case <-c.timers.kick:
-			stop()
-			continue
-		case <-fire:
-		}
-		c.runDue(c.clock.Now())
+// fire runs what is due, then arms the timer for the next deadline.
+func (c *Client) fire() {
+	t := &c.timers
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
 	}
+	t.running.Add(1)
+	defer t.running.Done()
+	t.armed = time.Time{}
+	t.mu.Unlock()
+	t.run.Lock()
+	defer t.run.Unlock()
+	c.runDue(c.clock.Now())
+	if next, due := c.nextDeadline(); due {
+		c.wake(next)
+	}
+}
+
+// stopTimers stops the timer for good and returns once a run in progress
+// has ended.
+func (c *Client) stopTimers() {
+	t := &c.timers
+	t.mu.Lock()
+	t.closed = true
+	if t.fn != nil {
+		t.fn.Stop()
+	}
+	t.mu.Unlock()
+	t.running.Wait()
 }
 
 // runDue runs what is due at now.

@@ -34,7 +34,7 @@ func (ch *Chat) processing(w *waiter, messageID string, now time.Time) {
 	ch.mu.Unlock()
 	pe := ProcessingEvent{ChatID: id, MessageID: messageID, ClientMessageID: w.clientID, Time: now}
 	ch.dispatch(func() {
-		for _, h := range handlers(ch.c, ch.onProc) {
+		for _, h := range ch.onProc.get() {
 			h(pe)
 		}
 	})

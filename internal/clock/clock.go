@@ -10,6 +10,19 @@ type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) Timer
 	NewTicker(d time.Duration) Ticker
+	// AfterFunc calls f in its own goroutine once d has passed, like
+	// time.AfterFunc; no goroutine exists while it waits.
+	AfterFunc(d time.Duration, f func()) Func
+}
+
+// Func is a timer made by AfterFunc.
+type Func interface {
+	// Stop prevents the call if it has not started, and reports whether
+	// it did.
+	Stop() bool
+	// Reset makes the call happen once d has passed from now, whether or
+	// not it was stopped or has run, and reports whether it was pending.
+	Reset(d time.Duration) bool
 }
 
 // Timer is a one-shot timer, like time.Timer.
@@ -35,6 +48,9 @@ func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)}
 
 // NewTicker wraps time.NewTicker.
 func (Real) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+
+// AfterFunc wraps time.AfterFunc.
+func (Real) AfterFunc(d time.Duration, f func()) Func { return time.AfterFunc(d, f) }
 
 type realTimer struct{ t *time.Timer }
 

@@ -93,3 +93,35 @@ func TestReal_WrapsTheTimePackage(t *testing.T) {
 	<-tk.C()
 	tk.Stop()
 }
+
+func TestFake_AfterFuncCallsOnceWhenItsTimeComesAndCanBeReset(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	calls := make(chan time.Time, 4)
+	fn := f.AfterFunc(time.Second, func() { calls <- f.Now() })
+	assert.Equal(t, 1, f.Waiters())
+	f.Advance(999 * time.Millisecond)
+	assert.Never(t, func() bool { return len(calls) > 0 }, 20*time.Millisecond, time.Millisecond)
+	f.Advance(time.Millisecond)
+	assert.Equal(t, time.Unix(1, 0), <-calls)
+	assert.Equal(t, 0, f.Waiters())
+
+	assert.False(t, fn.Reset(2*time.Second), "it had run")
+	assert.True(t, fn.Stop())
+	assert.False(t, fn.Stop())
+	f.Advance(3 * time.Second)
+	assert.True(t, fn.Reset(-time.Second) == false)
+	assert.Equal(t, time.Unix(4, 0), <-calls, "a non-positive Reset calls at once")
+	assert.True(t, !fn.Reset(time.Second))
+	assert.True(t, fn.Reset(5*time.Second), "pending")
+	f.Advance(time.Second)
+	assert.Empty(t, calls, "the Reset moved the call")
+	f.Advance(4 * time.Second)
+	assert.Equal(t, time.Unix(9, 0), <-calls)
+}
+
+func TestReal_AfterFuncWrapsTheTimePackage(t *testing.T) {
+	done := make(chan struct{})
+	fn := Real{}.AfterFunc(time.Millisecond, func() { close(done) })
+	<-done
+	assert.False(t, fn.Stop())
+}

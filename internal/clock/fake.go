@@ -19,6 +19,7 @@ type fakeWaiter struct {
 	at     time.Time
 	period time.Duration // 0 for a timer
 	ch     chan time.Time
+	fn     func() // AfterFunc's call, run in its own goroutine instead of a send on ch
 	done   bool
 }
 
@@ -47,19 +48,56 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 	return fakeTicker{f, f.add(d, d)}
 }
 
-func (f *Fake) add(d, period time.Duration) *fakeWaiter {
+// AfterFunc returns a timer that calls fn in its own goroutine once Advance
+// reaches now+d.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) Func {
+	w := &fakeWaiter{fn: fn}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w := &fakeWaiter{at: f.now.Add(d), period: period, ch: make(chan time.Time, 1)}
-	if d <= 0 && period == 0 {
-		w.ch <- f.now
-		w.done = true
-		return w
+	f.arm(w, d)
+	return fakeFunc{f, w}
+}
+
+func (f *Fake) add(d, period time.Duration) *fakeWaiter {
+	w := &fakeWaiter{period: period, ch: make(chan time.Time, 1)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.arm(w, d)
+	return w
+}
+
+// arm sets w to fire once now+d is reached, firing it at once when d <= 0
+// and it is not a ticker.
+func (f *Fake) arm(w *fakeWaiter, d time.Duration) {
+	w.at, w.done = f.now.Add(d), false
+	if d <= 0 && w.period == 0 {
+		w.fire(f.now)
+		return
 	}
-	f.waiters = append(f.waiters, w)
+	listed := false // a stopped waiter stays listed until the next Advance
+	for _, o := range f.waiters {
+		listed = listed || o == w
+	}
+	if !listed {
+		f.waiters = append(f.waiters, w)
+	}
 	close(f.changed)
 	f.changed = make(chan struct{})
-	return w
+}
+
+// fire delivers now to w, a timer being done after it.
+func (w *fakeWaiter) fire(now time.Time) {
+	if w.fn != nil {
+		go w.fn()
+	} else {
+		select {
+		case w.ch <- now:
+		default:
+		}
+	}
+	if w.period == 0 {
+		w.done = true
+	}
 }
 
 // Advance moves the clock forward by d and fires every timer and ticker whose
@@ -75,12 +113,8 @@ func (f *Fake) Advance(d time.Duration) {
 			continue
 		}
 		if !w.at.After(f.now) {
-			select {
-			case w.ch <- f.now:
-			default:
-			}
+			w.fire(f.now)
 			if w.period == 0 {
-				w.done = true
 				continue
 			}
 			for !w.at.After(f.now) {
@@ -152,3 +186,18 @@ type fakeTicker struct {
 
 func (t fakeTicker) C() <-chan time.Time { return t.w.ch }
 func (t fakeTicker) Stop()               { t.f.stop(t.w) }
+
+type fakeFunc struct {
+	f *Fake
+	w *fakeWaiter
+}
+
+func (t fakeFunc) Stop() bool { return t.f.stop(t.w) }
+
+func (t fakeFunc) Reset(d time.Duration) bool {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	was := !t.w.done
+	t.f.arm(t.w, d)
+	return was
+}
