@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -33,8 +34,10 @@ type Dedup struct {
 	now   func() time.Time
 	epoch time.Time
 
+	seed maphash.Seed // keys are kept as their 64-bit hashes
+
 	mu      sync.Mutex
-	keys    map[string]struct{}
+	keys    map[uint64]struct{}
 	ring    []dedupEntry // keys in the order recorded; ring[head] is the oldest
 	head    int
 	n       int
@@ -42,9 +45,12 @@ type Dedup struct {
 	dropped uint64
 }
 
-// dedupEntry is a recorded key and its time since the window's epoch.
+// dedupEntry is a recorded key's hash and its time since the window's
+// epoch. A hash, not the key: 8 bytes however long the key; two keys of a
+// window colliding is a chance of about n²/2⁶⁵ (negligible at any size), and
+// costs an event dropped as a duplicate.
 type dedupEntry struct {
-	key string
+	key uint64
 	at  time.Duration
 }
 
@@ -66,8 +72,7 @@ func NewDedup(size int, ttl time.Duration, now func() time.Time) *Dedup {
 		ttl:   ttl,
 		now:   now,
 		epoch: now(),
-		keys:  make(map[string]struct{}),
-		ring:  make([]dedupEntry, min(minDedupRing, size)),
+		seed:  maphash.MakeSeed(),
 	}
 }
 
@@ -79,16 +84,21 @@ func (d *Dedup) Seen(key string) bool {
 	if key == "" {
 		return false
 	}
+	h := maphash.String(d.seed, key)
 	t := d.now().Sub(d.epoch)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t = d.advance(t)
-	if _, dup := d.keys[key]; dup {
+	if _, dup := d.keys[h]; dup {
 		d.dropped++
 		return true
 	}
 	if d.n == d.size {
 		d.evict()
+	}
+	if d.keys == nil { // allocated on first use: an idle client keeps none
+		d.keys = map[uint64]struct{}{}
+		d.ring = make([]dedupEntry, min(minDedupRing, d.size))
 	}
 	if d.n == len(d.ring) {
 		d.resize(min(2*len(d.ring), d.size))
@@ -97,9 +107,9 @@ func (d *Dedup) Seen(key string) bool {
 	if i >= len(d.ring) {
 		i -= len(d.ring)
 	}
-	d.ring[i] = dedupEntry{key: key, at: t}
+	d.ring[i] = dedupEntry{key: h, at: t}
 	d.n++
-	d.keys[key] = struct{}{}
+	d.keys[h] = struct{}{}
 	return false
 }
 
@@ -149,7 +159,7 @@ func (d *Dedup) advance(t time.Duration) time.Duration {
 	}
 	if c < len(d.ring) {
 		d.resize(c)
-		keys := make(map[string]struct{}, d.n)
+		keys := make(map[uint64]struct{}, d.n)
 		for i := range d.n {
 			keys[d.ring[i].key] = struct{}{}
 		}

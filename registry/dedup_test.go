@@ -151,7 +151,8 @@ func TestDedup_MemoryBoundedBySize(t *testing.T) {
 	clock := newFakeClock()
 	const size = 1000
 	d := NewDedup(size, time.Hour, clock.Now)
-	assert.Equal(t, minDedupRing, len(d.ring), "an unused window is small")
+	assert.Zero(t, len(d.ring), "an unused window allocates nothing")
+	assert.Nil(t, d.keys)
 	for i := range 50 * size {
 		require.False(t, d.Seen(fmt.Sprint("k", i)))
 	}

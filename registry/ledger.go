@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"hash/maphash"
 	"time"
 )
 
@@ -190,8 +191,8 @@ func NewLedger(cfg LedgerConfig) *Ledger {
 		byClient: map[string]*entry{},
 		byID:     map[string]*entry{},
 		chats:    map[ChatKey]*line{},
-		finished: finishedSet{limit: cfg.Finished, ids: map[string]struct{}{}},
-		refused:  finishedSet{limit: cfg.Finished, ids: map[string]struct{}{}},
+		finished: newFinishedSet(cfg.Finished),
+		refused:  newFinishedSet(cfg.Finished),
 	}
 }
 
@@ -375,35 +376,47 @@ func (l *Ledger) forget(e *entry) {
 	}
 }
 
-// finishedSet is a bounded set of ids, oldest dropped first.
+// finishedSet is a bounded set of ids, oldest dropped first. It keeps a
+// 64-bit hash of each id, not the id: 8 bytes an id in the ring and one map
+// slot, however long the ids are. Two ids of one set colliding is a chance
+// of about n²/2⁶⁵ (negligible at any limit), and costs a frame dropped as a
+// duplicate.
 type finishedSet struct {
 	limit int
-	ids   map[string]struct{}
-	q     []string
+	seed  maphash.Seed
+	ids   map[uint64]struct{}
+	q     []uint64 // in the order added; the oldest is q[0]
+}
+
+func newFinishedSet(limit int) finishedSet {
+	return finishedSet{limit: limit, seed: maphash.MakeSeed()}
 }
 
 func (f *finishedSet) add(id string) {
 	if id == "" {
 		return
 	}
-	if _, ok := f.ids[id]; ok {
+	h := maphash.String(f.seed, id)
+	if _, ok := f.ids[h]; ok {
 		return
 	}
-	f.ids[id] = struct{}{}
-	f.q = append(f.q, id)
+	if f.ids == nil {
+		f.ids = map[uint64]struct{}{}
+	}
+	f.ids[h] = struct{}{}
+	f.q = append(f.q, h)
 	if over := len(f.q) - f.limit; over > 0 {
 		for _, old := range f.q[:over] {
 			delete(f.ids, old)
 		}
-		clear(f.q[:over])
 		f.q = f.q[over:]
 	}
 }
 
 func (f *finishedSet) has(id string) bool {
-	if id == "" {
+	if id == "" || len(f.ids) == 0 {
 		return false
 	}
-	_, ok := f.ids[id]
+	_, ok := f.ids[maphash.String(f.seed, id)]
 	return ok
 }
