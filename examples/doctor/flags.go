@@ -180,6 +180,14 @@ Flags (a flag given on the command line wins over its environment variable):
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	b.WriteString(`
+Output: one line per step: ✓ (passed), ✗ (failed) or – (skipped), the step,
+the time it took and what was seen; under a failure, the likely cause and
+the fix. With -json, one JSON object per step and per line (JSON Lines):
+  {"step", "status": "ok"|"fail"|"skip", "ms", "detail",
+   "cause" and "fix" (failures only), "timings_ms" (greeting: ready; join:
+   connect; round_trip: ack, first_chunk, complete)}
+Notes printed before the steps (defaults used) appear in the text output only.
+
 Exit status: 0 every step passed or was skipped as not applicable, 1 a step
 failed, 2 invalid flags.
 `)

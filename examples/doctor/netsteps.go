@@ -15,7 +15,6 @@ import (
 func (d *doctor) dns(ctx context.Context) outcome {
 	host := d.set.api.Hostname()
 	if ip := net.ParseIP(host); ip != nil {
-		d.addrs = []net.IP{ip}
 		return ok("%s is an IP address: nothing to look up", host)
 	}
 	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
@@ -33,22 +32,21 @@ func (d *doctor) dns(ctx context.Context) outcome {
 	}
 	var shown []string
 	for _, a := range addrs {
-		d.addrs = append(d.addrs, a.IP)
 		shown = append(shown, a.IP.String())
 	}
 	return ok("%s → %s", host, strings.Join(shown, ", "))
 }
 
-// tcp opens a TCP connection to the first address of the host.
+// tcp opens a TCP connection to the host's port, trying its addresses as
+// an HTTP client does.
 func (d *doctor) tcp(ctx context.Context) outcome {
-	addr := net.JoinHostPort(d.addrs[0].String(), d.port)
 	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	conn, err := dialer.DialContext(ctx, "tcp", d.hostPort())
 	if err != nil {
-		return networkFailure(err, addr, d.set.timeout)
+		return networkFailure(err, d.hostPort(), d.set.timeout)
 	}
 	conn.Close()
-	return ok("connected to %s", addr)
+	return ok("connected to %s", conn.RemoteAddr())
 }
 
 // tls makes a TLS handshake with the host and reports its certificate.

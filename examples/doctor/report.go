@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/miptechnologies/miptech-go/client"
 )
 
-// Status is the outcome of a step.
+// status is the outcome of a step.
 type status string
 
 const (
@@ -86,7 +87,13 @@ func (s *secrets) add(v string) {
 	if b, err := json.Marshal(v); err == nil {
 		forms = append(forms, string(b[1:len(b)-1]))
 	}
-	s.list = append(s.list, forms...)
+	for _, f := range forms {
+		if !slices.Contains(s.list, f) {
+			s.list = append(s.list, f)
+		}
+	}
+	// Longest first: a secret that contains another is replaced whole.
+	slices.SortStableFunc(s.list, func(a, b string) int { return len(b) - len(a) })
 }
 
 // redact returns text with every secret replaced by client.Redacted.

@@ -47,8 +47,7 @@ type doctor struct {
 	secrets *secrets
 	http    *http.Client
 
-	addrs []net.IP // from dns
-	port  string   // the API URL's port, or its scheme's
+	port string // the API URL's port, or its scheme's
 	// tenantApp is set when a session token was issued: the tenant-app
 	// variant of the realtime form, which sends no greeting and no
 	// acknowledgement.
@@ -80,9 +79,14 @@ func (d *doctor) run(ctx context.Context, p *printer) bool {
 		r := result{Step: s.name}
 		var roots []string
 		for _, n := range s.needs {
-			if root, ok := failed[n]; ok && !slices.Contains(roots, root) {
+			if root, found := failed[n]; found && !slices.Contains(roots, root) {
 				roots = append(roots, root)
 			}
+		}
+		if ctx.Err() != nil {
+			r.Status, r.Detail, allOK = statusSkip, "skipped: interrupted", false
+			p.print(r)
+			continue
 		}
 		if len(roots) > 0 {
 			failed[s.name] = roots[0]
