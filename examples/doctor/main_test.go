@@ -175,6 +175,20 @@ func TestRun_WrongAPIKeyFailsTheSessionInTheTenantAppForm(t *testing.T) {
 	assert.NotContains(t, out, "a-wrong-key")
 }
 
+func TestRun_ForcedRESTFormAgainstTheTenantAppFormNamesTheMissingToken(t *testing.T) {
+	srv := platformtest.NewServer(platformtest.Config{Protocol: platformtest.ProtocolTenantApp})
+	defer srv.Close()
+	out, _, code := runDoctor(t, platformEnv(srv, "acme", "sk-any-key"), "-json", "-protocol", "rest")
+	assert.Equal(t, exitFailure, code)
+	m := byStep(decodeResults(t, out))
+	assert.Equal(t, statusSkip, m["session"].Status)
+	assert.Contains(t, m["session"].Detail, "-protocol rest")
+	assert.Equal(t, statusFail, m["handshake"].Status)
+	assert.Contains(t, m["handshake"].Detail, platformtest.CodeTokenMissing)
+	assert.Contains(t, m["handshake"].Cause, "wants a session token")
+	assert.Contains(t, m["handshake"].Fix, "-protocol")
+}
+
 func TestRun_WithheldReadyFailsTheGreetingAtTheTimeout(t *testing.T) {
 	srv := platformtest.NewServer(platformtest.Config{})
 	defer srv.Close()

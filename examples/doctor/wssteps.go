@@ -63,6 +63,9 @@ func (d *doctor) handshakeFailure(code int, body string) outcome {
 	switch {
 	case code == http.StatusUnauthorized && d.set.apiKey == "":
 		return fail(seen, "the platform wants credentials and none were given", "set $"+envAPIKey)
+	case code == http.StatusUnauthorized && d.token == "" && strings.Contains(strings.ToUpper(body), "TOKEN"):
+		return fail(seen, "the platform wants a session token (the tenant-app form) and none was asked for",
+			"leave -protocol (and $"+envProtocol+") at auto or set realtime, with $"+envAPIKey+" set")
 	case code == http.StatusUnauthorized && d.token != "":
 		return fail(seen, "the platform refused the session token it issued", "check $"+envTenantID+" (the token is for that tenant); retry")
 	case code == http.StatusUnauthorized:
