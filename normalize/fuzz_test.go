@@ -43,11 +43,28 @@ func FuzzNormalize(f *testing.F) {
 	for _, fr := range benchFrames {
 		f.Add([]byte(fr.frame))
 	}
+	for _, v := range grammarValues {
+		if len(v) < 100 {
+			f.Add([]byte(v))
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		before := bytes.Clone(raw)
 		ev, err := Normalize(raw, testNow)
 		if !bytes.Equal(before, raw) {
 			t.Fatalf("Normalize modified its input")
+		}
+		if errors.Is(err, ErrMalformed) == json.Valid(raw) {
+			t.Fatalf("malformed verdict %v, json.Valid %v, for %q", errors.Is(err, ErrMalformed), json.Valid(raw), raw)
+		}
+		// The input as a member the normalizer skips and as a value
+		// nested in the payload it walks: malformed exactly when
+		// json.Valid rejects the whole frame.
+		for _, wrap := range [][2]string{
+			{`{"type":"ping","x":`, `}`},
+			{`{"type":"response_chunk","data":{"content":"a","x":[`, `]}}`},
+		} {
+			requireVerdict(t, []byte(wrap[0]+string(raw)+wrap[1]))
 		}
 
 		// Cross-check against encoding/json.

@@ -36,15 +36,12 @@ import (
 // [ErrNotObject] when it is JSON but not an object, or [ErrMissingType] when
 // "type" is missing, empty or not a string.
 func Normalize(raw []byte, now time.Time) (Event, error) {
-	if !json.Valid(raw) {
-		return Event{}, decodeError(ErrMalformed, raw)
-	}
-	start := skipSpace(raw, 0)
-	if start >= len(raw) || raw[start] != '{' {
-		return Event{}, decodeError(ErrNotObject, raw)
-	}
+	// One pass checks the whole frame, as json.Valid would, and records
+	// the top-level members; the nested objects read below lie inside it.
 	var top fields
-	top.walk(raw[start:])
+	if err := top.readFrame(raw); err != nil {
+		return Event{}, decodeError(err, raw)
+	}
 	rawType, ok := typeName(top.Type)
 	if !ok {
 		return Event{}, decodeError(ErrMissingType, raw)

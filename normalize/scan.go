@@ -9,11 +9,12 @@ import (
 	"unicode/utf8"
 )
 
-// This file walks JSON text that encoding/json has already validated: it
-// finds where values begin and end without building anything, so that a
-// frame is read in one light pass after validation instead of a reflective
-// decode. Every index is bounds-checked all the same, so that input that is
-// not valid JSON can never make it panic.
+// This file walks JSON text that readFrame (validate.go) has already
+// checked: it finds where values begin and end without building anything or
+// checking again, so that the nested objects of a frame are read in one
+// light pass instead of a reflective decode. Every index is bounds-checked
+// all the same, so that input that is not valid JSON can never make it
+// panic.
 
 // skipSpace returns the index of the first byte at or after i that is not
 // JSON white space.
