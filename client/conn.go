@@ -39,7 +39,7 @@ type wsConn struct {
 	mu       sync.Mutex
 	pending  []outItem
 	backlog  int          // bytes of the queueable frames in pending
-	controls int          // control frames in pending
+	pongs    int          // pong frames in pending
 	closed   bool         // the writer stopped taking items
 	leftover []queue.Item // taken by the writer and not written; requeued at teardown
 	wake     chan struct{}
@@ -67,9 +67,11 @@ type outItem struct {
 	control bool
 }
 
-// maxControlBacklog bounds the control frames (pong, join, leave, ping)
-// waiting for the writer: a platform that pings and stops reading cannot
-// make them pile up.
+// maxControlBacklog bounds the pongs waiting for the writer: a platform that
+// pings and stops reading cannot make them pile up. The other control
+// frames are bounded by what the user does (a join or leave per chat) or by
+// the client's own timer (its ping), and are never dropped: a join dropped
+// would leave its chat unable to send.
 const maxControlBacklog = 64
 
 // submit hands an item to the writer. It returns false when the connection
@@ -82,8 +84,7 @@ func (w *wsConn) submit(it outItem) bool {
 // offer hands an item to the writer unless the bytes of the queueable
 // frames waiting for it would pass limit (0: no limit), so that a platform
 // that stops reading makes Send fail with ErrQueueFull instead of growing
-// memory. A control frame beyond maxControlBacklog is dropped (full is
-// true). ok is false when the connection no longer takes items.
+// memory. A pong beyond maxControlBacklog is dropped (full is true). ok is false when the connection no longer takes items.
 func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 	w.mu.Lock()
 	if w.closed {
@@ -91,12 +92,13 @@ func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 		return false, false
 	}
 	switch size := len(it.item.Payload); {
-	case it.control && w.controls >= maxControlBacklog,
+	case it.item.Type == protocol.TypePong && w.pongs >= maxControlBacklog,
 		!it.control && limit > 0 && w.backlog > 0 && w.backlog+size > limit:
 		w.mu.Unlock()
 		return true, true
+	case it.item.Type == protocol.TypePong:
+		w.pongs++
 	case it.control:
-		w.controls++
 	default:
 		w.backlog += size
 	}
@@ -374,7 +376,7 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		conn.mu.Lock()
 		items := conn.pending
 		conn.pending = nil
-		conn.backlog, conn.controls = 0, 0
+		conn.backlog, conn.pongs = 0, 0
 		conn.mu.Unlock()
 		for i, it := range items {
 			if c.stale(it.item) {

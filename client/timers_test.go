@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -67,4 +69,22 @@ func TestJoin_AChatOpenedWhileConnectingIsJoinedOnce(t *testing.T) {
 		joins[f.Data["chat_id"].(string)]++
 	}
 	assert.Equal(t, map[string]int{"chat-first": 1, "chat-opened-while-connecting": 1}, joins, "join_chat frames per chat on one connection")
+}
+
+func TestJoin_MoreChatsThanTheControlBacklogAreAllJoined(t *testing.T) {
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 20*time.Second)
+		chats := make([]*Chat, 2*maxControlBacklog+1)
+		for i := range chats {
+			ch, err := c.OpenChat(ctx, uuid.NewString())
+			require.NoError(t, err)
+			chats[i] = ch
+		}
+		for i, ch := range chats {
+			r, err := ch.Ask(ctx, "question "+strconv.Itoa(i))
+			require.NoError(t, err, "chat %d", i)
+			assert.Equal(t, ch.ID(), r.ChatID)
+		}
+	})
 }
