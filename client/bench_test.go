@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -353,3 +354,60 @@ func BenchmarkRoundTripRawGorilla(b *testing.B) {
 
 // errBenchNextReply abandons a benchmark's reply to start the next one.
 var errBenchNextReply = errors.New("benchmark: next reply")
+
+// BenchmarkRetention_AnsweredMessages reports the heap a client keeps, per
+// chat, once 10,000 messages were answered (over -retention-chats chats,
+// sent in turn), with the default settings: what an answered message leaves
+// behind. Each iteration is a whole conversation; run it once:
+//
+//	go test -run '^$' -bench Retention -benchtime 1x ./client/
+func BenchmarkRetention_AnsweredMessages(b *testing.B) {
+	for _, chats := range []int{1, 10, 100} {
+		b.Run(strconv.Itoa(chats)+"chats", func(b *testing.B) {
+			const messages = 10_000
+			srv := newServer(b, platformtest.Config{
+				MaxRecords: -1,
+				MaxHistory: -1, // the platform's memory is not the client's
+				Responder: func(context.Context, platformtest.Request) platformtest.Reply {
+					return platformtest.Reply{Chunks: []string{"ok"}}
+				},
+			})
+			c := newClient(b, srv, nil)
+			ctx := ctxT(b, 10*time.Minute)
+			list := make([]*Chat, chats)
+			for i := range list {
+				ch, err := c.OpenChat(ctx, "chat-retention-"+strconv.Itoa(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				list[i] = ch
+			}
+			for _, ch := range list {
+				if _, err := ch.Ask(ctx, "warm up"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			before := heapInUse()
+			for b.Loop() {
+				for i := range messages {
+					if _, err := list[i%chats].Ask(ctx, "question "+strconv.Itoa(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			after := heapInUse()
+			b.ReportMetric(float64(after-before)/float64(chats), "retained-B/chat")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// heapInUse returns the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}

@@ -44,7 +44,7 @@ const (
 	DefaultResponseTimeout  = 30 * time.Second
 	DefaultTypingThrottle   = 2 * time.Second
 	DefaultTypingIdle       = 3 * time.Second
-	DefaultMaxMessages      = 1000
+	DefaultMaxMessages      = 100
 	DefaultRESTRetries      = 3
 )
 
@@ -189,7 +189,10 @@ type Config struct {
 	// ChunkCoalesce merges chunks that arrive within this window into one
 	// chunk callback. Zero delivers every chunk.
 	ChunkCoalesce time.Duration
-	// MaxMessages bounds the messages kept in a Chat's State. Zero means 1000.
+	// MaxMessages bounds the messages kept in a Chat's State (user and
+	// assistant messages, the newest kept). Zero means 100. An answered
+	// message is otherwise forgotten but for a 64-bit hash of its ids (see
+	// DedupSize); the rest of a conversation is the platform's: REST.History.
 	MaxMessages int
 	// SendMode selects the message transport. Zero means SendWebSocket.
 	SendMode SendMode

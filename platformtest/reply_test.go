@@ -603,3 +603,33 @@ func TestReply_IDsTheClientDidNotSendAreOmittedNotEmpty(t *testing.T) {
 	f := c.until(protocol.TypeRateLimitExceeded)
 	assert.NotContains(t, f.Data, "client_message_id", "%s", f.Raw)
 }
+
+func TestReply_MaxHistoryKeepsTheNewestMessagesOrNone(t *testing.T) {
+	for _, tc := range []struct {
+		max  int
+		want []string
+	}{
+		{0, []string{"one", "Echo: one", "two", "Echo: two", "three", "Echo: three"}},
+		{3, []string{"Echo: two", "three", "Echo: three"}},
+		{-1, nil},
+	} {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			srv := newServer(t, platformtest.Config{MaxHistory: tc.max, Responder: func(_ context.Context, req platformtest.Request) platformtest.Reply {
+				return platformtest.Reply{Chunks: []string{"Echo: " + req.Text}}
+			}})
+			c := connect(t, srv, "a")
+			c.join("c1")
+			for i, text := range []string{"one", "two", "three"} {
+				c.say("c1", fmt.Sprint("cm-", i), text)
+				c.expect(protocol.TypeMessageReceived, protocol.TypeProcessing, protocol.TypeResponseStart,
+					protocol.TypeResponseChunk, protocol.TypeResponseComplete)
+			}
+			var got []string
+			for _, m := range srv.Messages("c1") {
+				got = append(got, m.Content)
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, 6, srv.Chats("a")[0].MessageCount, "counted, kept or not")
+		})
+	}
+}

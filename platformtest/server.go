@@ -68,6 +68,10 @@ type Config struct {
 	// Counts (Handshakes) stay exact. Zero means 100,000; a negative value
 	// records nothing.
 	MaxRecords int
+	// MaxHistory bounds the messages each chat's history keeps, the newest
+	// kept. Zero keeps them all; a negative value keeps none (a platform
+	// without history, as in the realtime form, and for long runs).
+	MaxHistory int
 	// Variant is the wire variant at start (see SetVariant). Zero is
 	// VariantCanonical.
 	Variant Variant
@@ -192,7 +196,7 @@ func newServer(cfg Config) *Server {
 		cancel:     cancel,
 		changed:    make(chan struct{}),
 		conns:      make(map[string]*conn),
-		store:      newStore(),
+		store:      newStore(cfg.MaxHistory),
 		workers:    make(map[chatKey]*worker),
 		respond:    cfg.Responder,
 		ready:      cfg.ReadyDelay,

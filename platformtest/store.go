@@ -20,7 +20,8 @@ type ChatInfo struct {
 	// CreatedAt is when the chat was created (by REST, by join_chat with
 	// {"create":true}, or by a join or message naming an unknown chat).
 	CreatedAt time.Time
-	// MessageCount is the number of stored messages, user and assistant.
+	// MessageCount is the number of messages of the chat, user and
+	// assistant, including those Config.MaxHistory did not keep.
 	MessageCount int
 }
 
@@ -39,10 +40,11 @@ type chatRecord struct {
 type store struct {
 	chats map[chatKey]*chatRecord
 	order []chatKey // creation order
+	limit int       // messages kept per chat; 0: all, negative: none
 }
 
-func newStore() store {
-	return store{chats: make(map[chatKey]*chatRecord)}
+func newStore(limit int) store {
+	return store{chats: make(map[chatKey]*chatRecord), limit: limit}
 }
 
 // get returns the chat, or nil.
@@ -70,8 +72,15 @@ func (st *store) ensure(tenant, chatID, title string, now time.Time) *chatRecord
 // add stores a message in a chat, creating the chat when unknown.
 func (st *store) add(tenant, chatID string, m protocol.HistoryMessage, now time.Time) {
 	c := st.ensure(tenant, chatID, "", now)
+	c.info.MessageCount++
+	if st.limit < 0 {
+		return
+	}
 	c.messages = append(c.messages, m)
-	c.info.MessageCount = len(c.messages)
+	if over := len(c.messages) - st.limit; st.limit > 0 && over > 0 {
+		clear(c.messages[:over])
+		c.messages = c.messages[over:]
+	}
 }
 
 // historyMessage builds a stored message.

@@ -36,7 +36,7 @@ const (
 	// DefaultOrphanAge is LedgerConfig.OrphanAge's default.
 	DefaultOrphanAge = 5 * time.Minute
 	// DefaultFinished is LedgerConfig.Finished's default.
-	DefaultFinished = 8192
+	DefaultFinished = 4096
 )
 
 // LedgerConfig configures a Ledger. Zero fields take their defaults.
@@ -56,7 +56,8 @@ type LedgerConfig struct {
 	OrphanAge time.Duration
 	// Finished is how many ids of forgotten messages are remembered, so that
 	// a later frame naming one is known for a duplicate instead of being
-	// matched to another message. Zero means 8192.
+	// matched to another message. Zero means 4096, the dedup window of
+	// SPEC §5: a frame older than that is not recognized either way.
 	Finished int
 	// MaxRetries is how many times a message the platform failed with a
 	// retryable error is sent again on its own (Decision DecideRetry) before
