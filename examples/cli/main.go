@@ -67,10 +67,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // terminal mode with terminal set.
 func runMode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, terminal bool) int {
 	set, err := parseFlags(args, getenv)
+	var noTenant *noTenantError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage())
 		return exitOK
+	case errors.As(err, &noTenant):
+		fmt.Fprintf(stderr, "cli: %v\n", err)
+		return exitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "cli: %v\nRun cli -h for the flags, input rules and exit codes.\n", err)
 		return exitUsage
