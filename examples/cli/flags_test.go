@@ -75,3 +75,11 @@ func TestLocalURL_OnlyLoopbackHostsAreLocal(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_EmbeddedPlatformKeepsTheDemoTenantWhateverTheWebSocketURL(t *testing.T) {
+	t.Parallel()
+	res := runCLI(t, map[string]string{envWSURL: "wss://platform.example.invalid"}, "hello\n")
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, "assistant: Echo: hello\n", res.stdout)
+	assert.Contains(t, res.stderr, "-ws-url and -api-key are ignored")
+}
