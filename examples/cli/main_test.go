@@ -117,7 +117,7 @@ func runCLI(t *testing.T, env map[string]string, input string, args ...string) r
 type proc struct {
 	stdin          *io.PipeWriter
 	stdout, stderr *output
-	cancel         context.CancelFunc // interrupts the program
+	cancel         context.CancelFunc // ends the program's context (SIGTERM)
 	done           chan int           // its exit code
 }
 
@@ -126,9 +126,23 @@ type proc struct {
 // waited for at the end of the test if still running.
 func start(t *testing.T, env map[string]string, terminal bool, args ...string) *proc {
 	t.Helper()
+	return startWith(t, env, terminal, newOutput(), newOutput(), args...)
+}
+
+// startScreen runs the program in terminal mode with standard output and
+// standard error going to one output, as on a terminal's screen: stdout
+// and stderr of the proc are then the same.
+func startScreen(t *testing.T, env map[string]string, args ...string) *proc {
+	t.Helper()
+	screen := newOutput()
+	return startWith(t, env, true, screen, screen, args...)
+}
+
+func startWith(t *testing.T, env map[string]string, terminal bool, stdout, stderr *output, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	p := &proc{stdin: pw, stdout: newOutput(), stderr: newOutput(), cancel: cancel, done: make(chan int, 1)}
+	p := &proc{stdin: pw, stdout: stdout, stderr: stderr, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		p.done <- runMode(ctx, args, pr, p.stdout, p.stderr, getenv(env), terminal)
 	}()

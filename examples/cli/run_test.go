@@ -195,7 +195,9 @@ func TestRun_TerminalStreamsRepliesAndRecoversADropMidStream(t *testing.T) {
 	p.write(t, "three\n")
 	p.closeInput()
 	assert.Equal(t, 0, p.wait(t), p.stderr.String())
-	assert.Equal(t, "assistant: Echo: one\nassistant: Echo: two\nassistant: Echo: three\n", p.stdout.String())
+	// The state change ended reply two's line; the reply is then shown
+	// whole on a line of its own.
+	assert.Equal(t, "assistant: Echo: one\nassistant: Echo: \nassistant: Echo: two\nassistant: Echo: three\n", p.stdout.String())
 	stderr := p.stderr.String()
 	assert.Contains(t, stderr, "* the assistant is typing")
 	assert.Contains(t, stderr, "state: reconnecting")
