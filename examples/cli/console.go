@@ -113,6 +113,18 @@ func (c *console) line(format string, args ...any) {
 	fmt.Fprint(c.stderr, s)
 }
 
+// note writes a passing indication (someone is typing) on standard error,
+// or drops it while a reply is open: the reply shows that the assistant is
+// writing, and a note that came late must not break the reply's line.
+func (c *console) note(format string, args ...any) {
+	s := fmt.Sprintf(format, args...) + "\n"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.open {
+		fmt.Fprint(c.stderr, s)
+	}
+}
+
 // errorf writes an "error: " line on standard error.
 func (c *console) errorf(format string, args ...any) {
 	c.line("error: "+format, args...)

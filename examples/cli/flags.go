@@ -221,7 +221,16 @@ Output:
   Standard error gets everything else: connection state changes ("state:
   ready"), failed lines ("error: line N: ..."), and late replies ("late: line
   N: assistant: ...", a reply that came after its line timed out; never on
-  standard output).
+  standard output). On a terminal these lines show at once, on a line of
+  their own: one that comes while a reply streams ends the reply's line, and
+  the reply then goes on from its beginning on a new line.
+
+Ctrl-C:
+  On a terminal, Ctrl-C while a reply is awaited or streaming cancels that
+  reply ("cli: line N: reply cancelled"; it does not count as a failure) and
+  cli goes on with the next line; Ctrl-C with no reply open, or twice within
+  a second, exits (130). When standard output is not a terminal, Ctrl-C
+  exits at once.
 
 Exit status:
   0    every non-blank line was answered (also for empty input and -h)
@@ -232,7 +241,7 @@ Exit status:
        still unreachable after the last retry, about 30 s): cli then exits
        at once with an "error: connection failed ..." line.
   2    invalid flags or configuration
-  130  interrupted (SIGINT, Ctrl-C, or SIGTERM)
+  130  interrupted (SIGTERM, or SIGINT/Ctrl-C as above)
 
 Examples:
   echo "What are your opening hours?" | go run ./examples/cli

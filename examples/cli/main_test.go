@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -118,6 +119,7 @@ type proc struct {
 	stdin          *io.PipeWriter
 	stdout, stderr *output
 	cancel         context.CancelFunc // ends the program's context (SIGTERM)
+	interrupts     chan os.Signal     // what the program reads as SIGINT
 	done           chan int           // its exit code
 }
 
@@ -142,9 +144,10 @@ func startWith(t *testing.T, env map[string]string, terminal bool, stdout, stder
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	p := &proc{stdin: pw, stdout: stdout, stderr: stderr, cancel: cancel, done: make(chan int, 1)}
+	p := &proc{stdin: pw, stdout: stdout, stderr: stderr, cancel: cancel,
+		interrupts: make(chan os.Signal), done: make(chan int, 1)}
 	go func() {
-		p.done <- runMode(ctx, args, pr, p.stdout, p.stderr, getenv(env), terminal)
+		p.done <- runMode(ctx, args, pr, p.stdout, p.stderr, getenv(env), options{terminal: terminal, interrupts: p.interrupts})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -157,6 +160,20 @@ func startWith(t *testing.T, env map[string]string, terminal bool, stdout, stder
 		}
 	})
 	return p
+}
+
+// interrupt delivers one SIGINT (Ctrl-C) to the program, once it reads
+// it.
+func (p *proc) interrupt(t *testing.T) {
+	t.Helper()
+	select {
+	case p.interrupts <- os.Interrupt:
+	case code := <-p.done:
+		p.done <- code
+		t.Fatalf("the program exited (%d) before the interrupt", code)
+	case <-time.After(waitLimit):
+		t.Fatal("the program did not read the interrupt")
+	}
 }
 
 // write feeds s to the program's standard input.

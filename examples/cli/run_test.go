@@ -365,7 +365,7 @@ func TestRun_HelpDocumentsEverythingAndExitsZero(t *testing.T) {
 		"Usage: cli", "-api-url", "-ws-url", "-tenant", "-api-key", "-reply-timeout", "(default 30s)",
 		envAPIURL, envWSURL, envTenantID, envAPIKey, "embedded fake platform",
 		"Input:", "CRLF", "blank lines", "Output:", `\n`, "assistant: <reply text>", "standard error",
-		"Exit status:", "130",
+		"Exit status:", "130", "Ctrl-C:", "cancels that",
 	} {
 		assert.Contains(t, res.stdout, want)
 	}

@@ -42,10 +42,11 @@ func TestConsole_TerminalStatusLinesNeverSplitAReplyLine(t *testing.T) {
 	c.line("state: ready")
 	c.chunk("")
 	c.chunk("world.")
-	c.line("* someone is typing…")
+	c.note("* someone is typing…") // dropped: the reply is open
+	c.line("error: something")
 	c.chunk("")
 	c.endReply()
-	c.line("state: ready")
+	c.note("* someone is typing…")
 	assert.Equal(t, "assistant: Hello, \nstate: reconnecting\nstate: ready\nassistant: Hello, world.\n"+
-		"* someone is typing…\nstate: ready\n", screen.String())
+		"error: something\n* someone is typing…\n", screen.String())
 }
