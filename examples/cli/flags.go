@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,8 +22,9 @@ const (
 	envProtocol = "MIPTECH_PROTOCOL"
 )
 
-// defaultTenant is the tenant used when none is given: any tenant works
-// with the fake platform.
+// defaultTenant is the tenant used when none is given and the platform is
+// the embedded one or on this machine: any tenant works with the fake
+// platform. A platform elsewhere needs the tenant given.
 const defaultTenant = "demo"
 
 // settings are the parsed flags, completed from the environment.
@@ -35,6 +38,36 @@ type settings struct {
 	defaultTenant                 bool // no tenant was given: defaultTenant is used
 }
 
+// remoteURL returns the first of the API and WebSocket URLs that points
+// off this machine, or "" when both are loopback or the embedded platform
+// is used (which ignores -ws-url).
+func (s settings) remoteURL() string {
+	if s.embedded() {
+		return ""
+	}
+	for _, u := range []string{s.apiURL, s.wsURL} {
+		if u != "" && !localURL(u) {
+			return u
+		}
+	}
+	return ""
+}
+
+// localURL reports whether u names a loopback host: localhost, or an IP
+// address in 127.0.0.0/8 or ::1.
+func localURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := p.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 // embedded reports whether the embedded fake platform is used: no API URL
 // was given by flag or environment.
 func (s settings) embedded() bool { return s.apiURL == "" }
@@ -44,7 +77,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs := flag.NewFlagSet("cli", flag.ContinueOnError)
 	fs.StringVar(&s.apiURL, "api-url", "", "platform base `URL`, e.g. https://api.miptechnologies.tech ($"+envAPIURL+");\nwhen empty, an embedded fake platform is started in-process and used")
 	fs.StringVar(&s.wsURL, "ws-url", "", "WebSocket base `URL` ($"+envWSURL+"); default: the API URL with http→ws, https→wss")
-	fs.StringVar(&s.tenant, "tenant", "", "tenant `id` ($"+envTenantID+"); default \""+defaultTenant+"\", which the fake platform accepts")
+	fs.StringVar(&s.tenant, "tenant", "", "tenant `id` ($"+envTenantID+"); required with a platform off this machine;\nwith the embedded platform or a loopback URL the default is \""+defaultTenant+"\"")
 	fs.StringVar(&s.apiKey, "api-key", "", "API `key` sent as X-API-Key ($"+envAPIKey+"); prefer the environment variable,\nsince flags show in the process list")
 	fs.StringVar(&s.protocolName, "protocol", "", "protocol `form`: auto (default: detected), rest or realtime ($"+envProtocol+");\nwith the embedded platform, realtime starts it in the realtime form")
 	fs.DurationVar(&s.replyTimeout, "reply-timeout", client.DefaultResponseTimeout, "processing timeout: a line whose reply has not completed this long after it was\nsent (or after its last chunk) fails")
@@ -96,9 +129,31 @@ func parseFlags(args []string, getenv func(string) string) (settings, error) {
 		return s, fmt.Errorf("-queue-size %d: want at least 1", s.queueSize)
 	}
 	if s.tenant == "" {
+		if u := s.remoteURL(); u != "" {
+			return s, &noTenantError{where: origin(u)}
+		}
 		s.tenant, s.defaultTenant = defaultTenant, true
 	}
 	return s, nil
+}
+
+// noTenantError is the error of parseFlags when no tenant is given for a
+// platform off this machine.
+type noTenantError struct{ where string }
+
+func (e *noTenantError) Error() string {
+	return fmt.Sprintf("no tenant id for the platform at %s: set -tenant or $%s to your tenant's id", e.where, envTenantID)
+}
+
+// origin returns u's scheme and host only, so that no credential or token
+// a URL may carry is printed; a URL that does not parse is named by its
+// flag.
+func origin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return "the given -api-url or -ws-url"
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 // flagOf names the flag and environment variable behind a client.Config
@@ -166,7 +221,16 @@ Output:
   Standard error gets everything else: connection state changes ("state:
   ready"), failed lines ("error: line N: ..."), and late replies ("late: line
   N: assistant: ...", a reply that came after its line timed out; never on
-  standard output).
+  standard output). On a terminal these lines show at once, on a line of
+  their own: one that comes while a reply streams ends the reply's line, and
+  the reply then goes on from its beginning on a new line.
+
+Ctrl-C:
+  On a terminal, Ctrl-C while a reply is awaited or streaming cancels that
+  reply ("cli: line N: reply cancelled"; it does not count as a failure) and
+  cli goes on with the next line; Ctrl-C with no reply open, or twice within
+  a second, exits (130). When standard output is not a terminal, Ctrl-C
+  exits at once.
 
 Exit status:
   0    every non-blank line was answered (also for empty input and -h)
@@ -177,7 +241,7 @@ Exit status:
        still unreachable after the last retry, about 30 s): cli then exits
        at once with an "error: connection failed ..." line.
   2    invalid flags or configuration
-  130  interrupted (SIGINT, Ctrl-C, or SIGTERM)
+  130  interrupted (SIGTERM, or SIGINT/Ctrl-C as above)
 
 Examples:
   echo "What are your opening hours?" | go run ./examples/cli

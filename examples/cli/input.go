@@ -99,6 +99,10 @@ func readLine(br *bufio.Reader) (inputLine, error) {
 type sentLine struct {
 	n   int
 	msg *client.Message
+	// ctx is the message's context; cancel ends it, once its reply is
+	// printed or cancelled.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // backlog passes sent lines, in input order, from the input loop to the

@@ -5,8 +5,9 @@
 // soon as it is read (queued while the connection is down). When standard
 // output is not a terminal it prints exactly one line per reply, in input
 // order, "assistant: <text>" with \, newline and carriage return escaped,
-// and nothing else; on a terminal it streams the replies. Connection state
-// changes and diagnostics go to standard error. Without an API URL it
+// and nothing else; on a terminal it streams the replies, and Ctrl-C during
+// a reply cancels that reply and keeps the session. Connection state
+// changes and diagnostics go to standard error, on a terminal at once. Without an API URL it
 // starts the fake platform of package platformtest in-process and talks to
 // it, so that it runs on a fresh machine with no setup:
 //
@@ -25,10 +26,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,33 +48,51 @@ const (
 const closeTimeout = 5 * time.Second
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	code := runMode(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv,
+		options{terminal: isTerminal(os.Stdout), interrupts: interrupts})
+	signal.Stop(interrupts)
 	stop()
 	os.Exit(code)
 }
 
-// run is the whole program: it parses args, reads stdin, writes stdout and
-// stderr, reads the environment through getenv, and returns the exit code.
-// Cancelling ctx is an interrupt (exit 130). Standard output is treated as a
-// terminal when it is one.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	return runMode(ctx, args, stdin, stdout, stderr, getenv, isTerminal(stdout))
+// options are what the caller of runMode decides for the program: tests
+// force the terminal mode and deliver interrupts without a terminal or a
+// signal.
+type options struct {
+	// terminal is whether standard output is a terminal: replies are then
+	// streamed, and an interrupt during a reply cancels that reply.
+	terminal bool
+	// interrupts delivers SIGINT (Ctrl-C); nil delivers none.
+	interrupts <-chan os.Signal
 }
 
-// runMode is run with the output mode chosen by the caller: tests force the
-// terminal mode with terminal set.
-func runMode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, terminal bool) int {
+// run is the whole program: it parses args, reads stdin, writes stdout and
+// stderr, reads the environment through getenv, and returns the exit code.
+// Cancelling ctx is an interrupt that ends the program (exit 130), as
+// SIGTERM is. Standard output is treated as a terminal when it is one.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	return runMode(ctx, args, stdin, stdout, stderr, getenv, options{terminal: isTerminal(stdout)})
+}
+
+// runMode is run with the options chosen by the caller.
+func runMode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, opts options) int {
 	set, err := parseFlags(args, getenv)
+	var noTenant *noTenantError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage())
 		return exitOK
+	case errors.As(err, &noTenant):
+		fmt.Fprintf(stderr, "cli: %v\n", err)
+		return exitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "cli: %v\nRun cli -h for the flags, input rules and exit codes.\n", err)
 		return exitUsage
 	}
-	s := &session{set: set, con: newConsole(stdout, stderr, terminal), failed: make(chan struct{})}
+	s := &session{set: set, con: newConsole(stdout, stderr, opts.terminal), failed: make(chan struct{})}
 	defer s.close()
 	if err := s.setup(); err != nil {
 		if where := flagOf(err); where != "" {
@@ -85,7 +102,7 @@ func runMode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return exitUsage
 	}
-	return s.run(ctx, stdin)
+	return s.run(ctx, stdin, opts.interrupts)
 }
 
 // session is one run of the program: the client, the conversation, and
@@ -105,74 +122,33 @@ type session struct {
 	failOnce sync.Once
 	failed   chan struct{} // closed when the connection failed for good
 	failErr  error         // why; written before failed is closed
-}
 
-// embeddedKey is the API key the CLI uses with the embedded platform in the
-// realtime form, which accepts any key.
-const embeddedKey = "embedded-demo-key"
-
-// setup starts the embedded platform when no API URL is set and creates
-// the client. Neither connects: the chat is opened at the first line.
-func (s *session) setup() error {
-	cfg := client.Config{
-		APIURL:          s.set.apiURL,
-		WSURL:           s.set.wsURL,
-		TenantID:        s.set.tenant,
-		APIKey:          s.set.apiKey,
-		Protocol:        s.set.protocol,
-		ResponseTimeout: s.set.replyTimeout,
-		QueueSize:       s.set.queueSize,
-	}
-	if s.set.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(s.con, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if s.set.embedded() {
-		pc := platformtest.Config{}
-		cfg.APIURL, cfg.WSURL, cfg.APIKey = "", "", ""
-		if s.set.protocol == client.ProtocolRealtime {
-			// The realtime form exchanges an API key for a session token;
-			// the embedded platform accepts any.
-			pc.Protocol, cfg.APIKey = platformtest.ProtocolTenantApp, embeddedKey
-		}
-		s.srv = platformtest.NewServer(pc)
-		cfg.APIURL = s.srv.URL()
-		if s.set.wsURL != "" || s.set.apiKey != "" {
-			s.con.line("cli: -ws-url and -api-key are ignored without an API URL")
-		}
-		s.con.line("cli: no API URL (-api-url, $%s): using the embedded fake platform at %s, tenant %q", envAPIURL, cfg.APIURL, cfg.TenantID)
-	} else if s.set.defaultTenant {
-		s.con.line("cli: no tenant id (-tenant, $%s): using %q", envTenantID, cfg.TenantID)
-	}
-	c, err := client.New(cfg)
-	if err != nil {
-		return err
-	}
-	s.c = c
-	c.OnStateChange(s.onState)
-	return nil
-}
-
-// close releases the client, then the embedded platform, and waits for
-// their goroutines.
-func (s *session) close() {
-	if s.c != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-		if err := s.c.Close(ctx); err != nil {
-			s.con.errorf("closing the client: %v", err)
-		}
-		cancel()
-	}
-	if s.srv != nil {
-		s.srv.Close()
-	}
+	turnMu        sync.Mutex
+	turn          *sentLine // the line whose reply is being printed, or nil
+	turnCancelled bool      // the user cancelled turn's reply
 }
 
 // run sends the lines of stdin as they are read while a printer goroutine
 // prints the replies in input order, then waits for the outstanding
-// replies. It returns at once when the connection fails or ctx ends.
-func (s *session) run(ctx context.Context, stdin io.Reader) int {
+// replies. It returns at once when the connection fails, ctx ends, or an
+// interrupt ends the program (see watchInterrupts).
+func (s *session) run(ctx context.Context, stdin io.Reader, interrupts <-chan os.Signal) int {
 	s.backlog = newBacklog()
 	s.lineOf = map[string]int{}
+
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
+	if interrupts != nil {
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			s.watchInterrupts(ctx, interrupts, quit)
+		}()
+		defer func() {
+			quit()
+			<-watchDone
+		}()
+	}
 
 	lines := make(chan inputLine)
 	stop := make(chan struct{})
@@ -206,7 +182,7 @@ func (s *session) run(ctx context.Context, stdin io.Reader) int {
 				s.lineFailed(l.n, fmt.Errorf("reading standard input: %w", l.err))
 				eof = true
 			default:
-				if err := s.send(ctx, l); err != nil {
+				if err := s.send(printCtx, l); err != nil {
 					if ctx.Err() != nil {
 						return s.interrupted()
 					}
@@ -243,8 +219,9 @@ func (s *session) run(ctx context.Context, stdin io.Reader) int {
 }
 
 // send sends one input line; a line that cannot be sent is reported and
-// counted. The chat is opened at the first non-blank line. It returns an
-// error only when the chat cannot be opened, which ends the program.
+// counted. The chat is opened at the first non-blank line. ctx is the
+// printer's: it ends when run returns. It returns an error only when the
+// chat cannot be opened, which ends the program.
 func (s *session) send(ctx context.Context, l inputLine) error {
 	if l.blank() {
 		return nil
@@ -262,16 +239,20 @@ func (s *session) send(ctx context.Context, l inputLine) error {
 		chat.OnComplete(s.onComplete)
 		chat.OnError(s.onChatError)
 		if s.con.terminal {
-			chat.OnProcessing(func(client.ProcessingEvent) { s.con.line("* the assistant is typing…") })
+			chat.OnProcessing(func(client.ProcessingEvent) { s.con.note("* the assistant is typing…") })
 			chat.OnTyping(func(e client.TypingEvent) {
 				if e.Typing {
-					s.con.line("* %s is typing…", e.UserID)
+					s.con.note("* %s is typing…", e.UserID)
 				}
 			})
 		}
 	}
-	m, err := s.chat.Send(ctx, l.text)
+	// The message has a context of its own, which cancelling its reply
+	// ends: a message not written yet is then never sent.
+	mctx, cancel := context.WithCancel(ctx)
+	m, err := s.chat.Send(mctx, l.text)
 	if err != nil {
+		cancel()
 		if ctx.Err() == nil { // else interrupted: run reports it
 			s.lineFailed(l.n, err)
 		}
@@ -280,81 +261,6 @@ func (s *session) send(ctx context.Context, l inputLine) error {
 	s.lineMu.Lock()
 	s.lineOf[m.ID()] = l.n
 	s.lineMu.Unlock()
-	s.backlog.push(sentLine{n: l.n, msg: m})
-	return nil
-}
-
-// print prints the reply of each sent line, in input order, until the
-// backlog is closed and drained or ctx ends. A reply that completes before
-// an earlier one waits in its Message until its turn.
-func (s *session) print(ctx context.Context) {
-	for {
-		l, ok := s.backlog.next(ctx)
-		if !ok {
-			return
-		}
-		var err error
-		if s.con.terminal {
-			err = s.stream(ctx, l.msg)
-		} else {
-			var r client.Reply
-			if r, err = l.msg.Wait(ctx); err == nil {
-				s.con.reply(r.Text)
-			}
-		}
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, client.ErrFailed):
-			// The connection failed for good: the state change that
-			// follows reports it, and run ends the program.
-			select {
-			case <-s.failed:
-			case <-ctx.Done():
-			}
-			return
-		default:
-			s.lineFailed(l.n, err)
-		}
-	}
-}
-
-// stream writes a reply chunk by chunk as it arrives (terminal mode).
-func (s *session) stream(ctx context.Context, m *client.Message) error {
-	shown, open := "", false
-	defer func() {
-		if open {
-			s.con.endReply()
-		}
-	}()
-	for c, err := range m.Chunks(ctx) {
-		if err != nil {
-			return err
-		}
-		text := c.Text
-		whole := c.Replace || c.Done
-		if c.Done {
-			text = c.Reply.Text
-		}
-		if whole {
-			// A Replace chunk, and the final value, carry the whole text:
-			// it normally extends what was shown; a reply restarted or
-			// recovered after a lost connection may carry other text, shown
-			// again on a line of its own.
-			rest, ok := strings.CutPrefix(text, shown)
-			if !ok && open {
-				s.con.endReply()
-				open, rest, shown = false, text, ""
-			}
-			text = rest
-		}
-		if !open {
-			s.con.beginReply()
-			open = true
-		}
-		s.con.chunk(text)
-		shown += text
-	}
+	s.backlog.push(sentLine{n: l.n, msg: m, ctx: mctx, cancel: cancel})
 	return nil
 }

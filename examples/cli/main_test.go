@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -117,7 +118,8 @@ func runCLI(t *testing.T, env map[string]string, input string, args ...string) r
 type proc struct {
 	stdin          *io.PipeWriter
 	stdout, stderr *output
-	cancel         context.CancelFunc // interrupts the program
+	cancel         context.CancelFunc // ends the program's context (SIGTERM)
+	interrupts     chan os.Signal     // what the program reads as SIGINT
 	done           chan int           // its exit code
 }
 
@@ -126,11 +128,26 @@ type proc struct {
 // waited for at the end of the test if still running.
 func start(t *testing.T, env map[string]string, terminal bool, args ...string) *proc {
 	t.Helper()
+	return startWith(t, env, terminal, newOutput(), newOutput(), args...)
+}
+
+// startScreen runs the program in terminal mode with standard output and
+// standard error going to one output, as on a terminal's screen: stdout
+// and stderr of the proc are then the same.
+func startScreen(t *testing.T, env map[string]string, args ...string) *proc {
+	t.Helper()
+	screen := newOutput()
+	return startWith(t, env, true, screen, screen, args...)
+}
+
+func startWith(t *testing.T, env map[string]string, terminal bool, stdout, stderr *output, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	p := &proc{stdin: pw, stdout: newOutput(), stderr: newOutput(), cancel: cancel, done: make(chan int, 1)}
+	p := &proc{stdin: pw, stdout: stdout, stderr: stderr, cancel: cancel,
+		interrupts: make(chan os.Signal), done: make(chan int, 1)}
 	go func() {
-		p.done <- runMode(ctx, args, pr, p.stdout, p.stderr, getenv(env), terminal)
+		p.done <- runMode(ctx, args, pr, p.stdout, p.stderr, getenv(env), options{terminal: terminal, interrupts: p.interrupts})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -143,6 +160,20 @@ func start(t *testing.T, env map[string]string, terminal bool, args ...string) *
 		}
 	})
 	return p
+}
+
+// interrupt delivers one SIGINT (Ctrl-C) to the program, once it reads
+// it.
+func (p *proc) interrupt(t *testing.T) {
+	t.Helper()
+	select {
+	case p.interrupts <- os.Interrupt:
+	case code := <-p.done:
+		p.done <- code
+		t.Fatalf("the program exited (%d) before the interrupt", code)
+	case <-time.After(waitLimit):
+		t.Fatal("the program did not read the interrupt")
+	}
 }
 
 // write feeds s to the program's standard input.

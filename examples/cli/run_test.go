@@ -195,7 +195,9 @@ func TestRun_TerminalStreamsRepliesAndRecoversADropMidStream(t *testing.T) {
 	p.write(t, "three\n")
 	p.closeInput()
 	assert.Equal(t, 0, p.wait(t), p.stderr.String())
-	assert.Equal(t, "assistant: Echo: one\nassistant: Echo: two\nassistant: Echo: three\n", p.stdout.String())
+	// The state change ended reply two's line; the reply is then shown
+	// whole on a line of its own.
+	assert.Equal(t, "assistant: Echo: one\nassistant: Echo: \nassistant: Echo: two\nassistant: Echo: three\n", p.stdout.String())
 	stderr := p.stderr.String()
 	assert.Contains(t, stderr, "* the assistant is typing")
 	assert.Contains(t, stderr, "state: reconnecting")
@@ -363,7 +365,7 @@ func TestRun_HelpDocumentsEverythingAndExitsZero(t *testing.T) {
 		"Usage: cli", "-api-url", "-ws-url", "-tenant", "-api-key", "-reply-timeout", "(default 30s)",
 		envAPIURL, envWSURL, envTenantID, envAPIKey, "embedded fake platform",
 		"Input:", "CRLF", "blank lines", "Output:", `\n`, "assistant: <reply text>", "standard error",
-		"Exit status:", "130",
+		"Exit status:", "130", "Ctrl-C:", "cancels that",
 	} {
 		assert.Contains(t, res.stdout, want)
 	}
