@@ -111,6 +111,10 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 		w.payload = payload
 	}
 	now := c.clock.Now()
+	w.start = now
+	if f := c.cfg.Hooks.MessageStart; f != nil {
+		w.hctx = startHook(f, ctx, w.info(now)) // before the ledger shares w
+	}
 	ch.mu.Lock()
 	ch.addView(MessageView{ClientMessageID: id, ChatID: ch.id, Role: protocol.RoleUser, Text: text, Status: registry.StatusSending, Time: now})
 	ch.mu.Unlock()
@@ -136,6 +140,8 @@ func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
 		return err
 	}
 	if err := ch.c.send(it); err != nil {
+		om, _ := it.Value.(*outMsg)
+		ch.c.queueDropHook(om, err)
 		ch.c.failMessage(w, err)
 		return err
 	}
