@@ -84,11 +84,13 @@ func (ch *Chat) Send(ctx context.Context, text string) (*Message, error) {
 // usable returns why the chat cannot send now, or nil.
 func (ch *Chat) usable() error {
 	ch.mu.Lock()
-	closed, left := ch.closed, ch.left
+	closed, left, closedErr := ch.closed, ch.left, ch.closedErrLocked()
 	ch.mu.Unlock()
 	switch {
-	case closed || ch.c.isClosed():
+	case ch.c.isClosed():
 		return ErrClosed
+	case closed:
+		return closedErr
 	case left:
 		return ErrChatLeft
 	}
