@@ -62,6 +62,7 @@ type rawClient struct {
 	waits map[string]*rawWait // by client_message_id
 
 	closing atomic.Bool
+	lost    atomic.Bool   // the reader ended; set before the waits fail
 	done    chan struct{} // closed when the reader ends
 }
 
@@ -288,6 +289,7 @@ func (c *rawClient) read() {
 	for {
 		_, b, err := c.ws.ReadMessage()
 		if err != nil {
+			c.lost.Store(true)
 			c.failAll(errRawLost)
 			return
 		}
@@ -345,11 +347,9 @@ func (c *rawClient) ask(ctx context.Context, chatID, text string) (first time.Ti
 	c.mu.Lock()
 	c.waits[id] = w
 	c.mu.Unlock()
-	select {
-	case <-c.done:
+	if c.lost.Load() {
 		c.finish(id, nil)
 		return first, false, errRawLost
-	default:
 	}
 	err = c.write("chat_message", rawChatMessage{Message: text, ChatID: chatID, TenantID: c.tenant, ClientMessageID: id, Stream: true})
 	if err != nil {
