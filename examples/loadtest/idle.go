@@ -94,6 +94,8 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 		return
 	}
 	prog.setPhase("hold")
+	stopProfile := o.holdProfile.start(stderr)
+	defer stopProfile()
 	cpu0, ok0 := cpuTime()
 	t0 := time.Now()
 	wait(ctx, o.idleHold)
@@ -103,6 +105,26 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 	if ok0 && ok1 && held > 0 {
 		ir.CPUPercent = round3(100 * float64(cpu1-cpu0) / float64(held))
 	}
+}
+
+// holdProfile is the CPU profile of an idle run: it covers the first hold.
+type holdProfile struct {
+	f    *os.File
+	used bool // only the goroutine running the measurements touches it
+}
+
+// start starts the profile if p is the first hold's, and returns the
+// function that stops it.
+func (p *holdProfile) start(stderr io.Writer) func() {
+	if p == nil || p.used {
+		return func() {}
+	}
+	p.used = true
+	if err := pprof.StartCPUProfile(p.f); err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return func() {}
+	}
+	return pprof.StopCPUProfile
 }
 
 // collect runs the garbage collector twice, so that objects with

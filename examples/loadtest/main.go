@@ -78,6 +78,7 @@ type options struct {
 
 	json, quiet            bool
 	cpuProfile, memProfile string
+	holdProfile            *holdProfile // with -idle: the CPU profile of the first hold
 	progressEvery          time.Duration // 0: the default for the output
 	embedded               bool
 }
@@ -123,7 +124,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 1, "with -client both: rounds of sdk and raw (the order alternates); the ratios' median and spread are reported")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (with -idle: of the first idle hold only)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` (with -idle: at the measurement)")
 	fs.DurationVar(&o.progressEvery, "progress-every", 0, "progress line period (default 250ms on a terminal, 5s otherwise)")
 	if err := fs.Parse(args); err != nil {
@@ -225,11 +226,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "loadtest:", err)
-			return exitUsage
+		if o.idle {
+			// The hold is what the idle CPU figure covers.
+			o.holdProfile = &holdProfile{f: f}
+		} else {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintln(stderr, "loadtest:", err)
+				return exitUsage
+			}
+			defer pprof.StopCPUProfile()
 		}
-		defer pprof.StopCPUProfile()
 	}
 
 	var srv *platformtest.Server
