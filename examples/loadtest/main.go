@@ -78,7 +78,7 @@ type options struct {
 
 	json, quiet            bool
 	cpuProfile, memProfile string
-	holdProfile            *holdProfile // with -idle: the CPU profile of the first hold
+	holdProfile            *holdProfile  // with -idle: the CPU profile of the first hold
 	progressEvery          time.Duration // 0: the default for the output
 	embedded               bool
 }
