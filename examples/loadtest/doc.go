@@ -12,6 +12,7 @@
 //	go run ./examples/loadtest -clients 100 -duration 30s -json
 //	go run ./examples/loadtest -clients 1000 -storm -storm-kind abrupt
 //	go run ./examples/loadtest -clients 2000 -idle
+//	go run ./examples/loadtest -client both -clients 200 -chats 5 -messages 20 -rounds 5
 //
 // # Load
 //
@@ -69,6 +70,39 @@
 // platform the server's side of every connection is included; run the
 // platform in another process (-api-url) for the client-only figure. It then
 // holds the idle clients for -idle-hold and reports the CPU time they used.
+//
+// # Side by side with a raw client
+//
+// -client picks the clients: sdk (the default), raw, or both. A raw client
+// is a minimal hand-written gorilla/websocket client of the REST form of the
+// protocol, the baseline the SDK is measured against. It does what the SDK
+// does in the load and idle modes and nothing more: it creates its chats
+// over REST, dials /api/v1/ws/chat with the same query (tenant_id, the first
+// chat_id) and tenant headers, reads until connection_ready, sends join_chat
+// for every chat and waits for every chat_joined, then sends each message
+// as a chat_message with its own client_message_id and reads frames
+// (encoding/json into a small struct, on one reader goroutine per
+// connection) until the response_complete carrying that id. It pings every
+// 30 s as the SDK does (a timer, no goroutine), so that an idle hold longer
+// than that costs both sides the same wire work, and uses the SDK's gorilla
+// settings (4 KiB buffers, a shared write-buffer pool). It does not
+// reconnect, deduplicate or queue: -storm needs the SDK, and the raw client
+// speaks the REST form only.
+//
+// -client both runs the SDK and then the raw clients with the same flags in
+// the same process, -rounds times (the order alternates each round, so that
+// whatever drifts during the run hits both alike), and prints one line per
+// run, the SDK ÷ raw ratios (median and spread over the rounds: throughput
+// and CPU per message under load; idle CPU, heap, RSS and goroutines per
+// client with -idle) and the resource goals judged on the medians:
+// throughput ≥ 0.95 × raw, CPU per message ≤ 1.3 × raw, no reply waited for
+// over 1 s; idle CPU and RSS per client ≤ 1.5 × raw, at most 3 goroutines
+// and 10 KiB of heap per SDK client. CPU time is the process's (getrusage,
+// user and system) over the load or the hold; with the embedded platform it
+// includes the platform, so run the platform in another process for the
+// client-only figures. The RSS per client is the resident set's growth
+// (/proc/self/statm) with free memory returned to the system before both
+// readings. Many chats on one client is -clients 1 -chats 1000.
 //
 // # Many clients
 //

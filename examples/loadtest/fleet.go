@@ -17,9 +17,11 @@ const closeTimeout = 10 * time.Second
 const closeConcurrency = 64
 
 // fleet is the clients of a run and what is observed of them: how many are
-// ready now, and, during a storm, each one's way back.
+// ready now, and, during a storm, each one's way back. Its clients are SDK
+// clients, or raw clients (raw.go) when raw is set.
 type fleet struct {
 	cfg client.Config
+	raw *rawEndpoint // raw clients instead of SDK clients
 	// members[i] is written once by the connect worker that creates client
 	// i, and read after the connect phase; nil for a client never created.
 	members []*member
@@ -30,18 +32,26 @@ type fleet struct {
 	closeSlow atomic.Int64 // clients whose Close did not finish in time
 }
 
-// member is one client and its chats.
+// member is one client and its chats: an SDK client (c) or a raw one.
 type member struct {
 	c     *client.Client
-	chats []*client.Chat
-	ok    bool // ready at the end of the connect phase
+	raw   *rawClient
+	talks []talker // one per chat
+	ok    bool     // ready at the end of the connect phase
 
 	// Storm observation, guarded by stormWatch.mu.
 	inStorm, lost, tried, back, failed bool
 }
 
-func newFleet(cfg client.Config, n int) *fleet {
-	return &fleet{cfg: cfg, members: make([]*member, n)}
+// newFleet returns a fleet of n SDK clients, or of n raw clients when raw
+// is true.
+func newFleet(cfg client.Config, n int, raw bool) *fleet {
+	f := &fleet{cfg: cfg, members: make([]*member, n)}
+	if raw {
+		e := newRawEndpoint(cfg)
+		f.raw = &e
+	}
+	return f
 }
 
 // connectReport describes the connect phase.
@@ -78,7 +88,7 @@ func (f *fleet) connect(ctx context.Context, o options) connectReport {
 		wg.Go(func() {
 			for i := range idx {
 				t0 := time.Now()
-				err := f.connectOne(pctx, i, o.chats)
+				err := f.connectOne(pctx, i, o)
 				now := time.Now()
 				mu.Lock()
 				if err != nil {
@@ -118,7 +128,10 @@ feed:
 }
 
 // connectOne creates client i with its chats and waits until it is ready.
-func (f *fleet) connectOne(ctx context.Context, i, chats int) error {
+func (f *fleet) connectOne(ctx context.Context, i int, o options) error {
+	if f.raw != nil {
+		return f.connectRaw(ctx, i, o)
+	}
 	c, err := client.New(f.cfg)
 	if err != nil {
 		return err
@@ -126,17 +139,41 @@ func (f *fleet) connectOne(ctx context.Context, i, chats int) error {
 	m := &member{c: c}
 	f.members[i] = m
 	c.OnStateChange(f.observer(m))
-	for j := range chats {
+	for j := range o.chats {
 		ch, err := c.NewChat(ctx, client.ChatOptions{Title: fmt.Sprintf("loadtest %d.%d", i, j)})
 		if err != nil {
 			return fmt.Errorf("new chat: %w", err)
 		}
-		m.chats = append(m.chats, ch)
+		m.talks = append(m.talks, sdkTalk{ch: ch, replyTimeout: o.replyTimeout})
 	}
 	if err := c.Connect(ctx); err != nil {
 		return err
 	}
 	m.ok = true
+	return nil
+}
+
+// connectRaw creates raw client i: its chats over REST, then the
+// connection, ready and joined.
+func (f *fleet) connectRaw(ctx context.Context, i int, o options) error {
+	ids := make([]string, o.chats)
+	for j := range ids {
+		id, err := f.raw.createChat(ctx, fmt.Sprintf("loadtest %d.%d", i, j))
+		if err != nil {
+			return err
+		}
+		ids[j] = id
+	}
+	rc, err := dialRaw(ctx, *f.raw, ids)
+	if err != nil {
+		return err
+	}
+	m := &member{raw: rc, ok: true}
+	for _, id := range ids {
+		m.talks = append(m.talks, rawTalk{c: rc, chatID: id, replyTimeout: o.replyTimeout})
+	}
+	f.members[i] = m
+	f.ready.Add(1)
 	return nil
 }
 
@@ -170,7 +207,7 @@ func (f *fleet) live() []*member {
 // totals sums the reconnects and dropped duplicates of every client.
 func (f *fleet) totals() (reconnects, duplicates uint64) {
 	for _, m := range f.members {
-		if m == nil {
+		if m == nil || m.c == nil {
 			continue
 		}
 		s := m.c.Stats()
@@ -189,6 +226,10 @@ func (f *fleet) close() int {
 		for range closeConcurrency {
 			wg.Go(func() {
 				for m := range ms {
+					if m.raw != nil {
+						m.raw.close()
+						continue
+					}
 					ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 					if err := m.c.Close(ctx); err != nil {
 						f.closeSlow.Add(1)

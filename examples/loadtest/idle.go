@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type idleReport struct {
 	StackPerClient float64 `json:"stack_bytes_per_client"`
 	// GoroutinesPerClient is the goroutine count difference per client.
 	GoroutinesPerClient float64 `json:"goroutines_per_client"`
+	// RSSPerClient is the resident set size difference per client, both
+	// taken after the garbage collector returned free memory to the system
+	// (-1 when unknown).
+	RSSPerClient float64 `json:"rss_bytes_per_client"`
 	// ServerIncluded is true when the embedded platform's side of every
 	// connection is in the figures.
 	ServerIncluded bool `json:"server_included"`
@@ -47,6 +52,7 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 	var before, after runtime.MemStats
 	collect()
 	runtime.ReadMemStats(&before)
+	rss0, rssOK0 := residentBytes()
 	g0 := runtime.NumGoroutine()
 
 	prog.setPhase("connect")
@@ -61,6 +67,7 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 	g1 := settleGoroutines(ctx)
 	collect()
 	runtime.ReadMemStats(&after)
+	rss1, rssOK1 := residentBytes()
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile); err != nil {
 			fmt.Fprintln(stderr, "loadtest:", err)
@@ -73,7 +80,11 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 		StackPerClient:      round3(float64(int64(after.StackInuse)-int64(before.StackInuse)) / n),
 		GoroutinesPerClient: round3(float64(g1-g0) / n),
 		ServerIncluded:      o.embedded,
+		RSSPerClient:        -1,
 		CPUPercent:          -1,
+	}
+	if rssOK0 && rssOK1 {
+		ir.RSSPerClient = round3(float64(rss1-rss0) / n)
 	}
 	ir.HeapPerClient = round3(float64(ir.HeapBytes) / n)
 	ir.GoalHeap = ir.HeapPerClient <= goalHeapPerClient
@@ -83,6 +94,8 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 		return
 	}
 	prog.setPhase("hold")
+	stopProfile := o.holdProfile.start(stderr)
+	defer stopProfile()
 	cpu0, ok0 := cpuTime()
 	t0 := time.Now()
 	wait(ctx, o.idleHold)
@@ -94,11 +107,33 @@ func runIdle(ctx context.Context, o options, f *fleet, tr *http.Transport, rep *
 	}
 }
 
+// holdProfile is the CPU profile of an idle run: it covers the first hold.
+type holdProfile struct {
+	f    *os.File
+	used bool // only the goroutine running the measurements touches it
+}
+
+// start starts the profile if p is the first hold's, and returns the
+// function that stops it.
+func (p *holdProfile) start(stderr io.Writer) func() {
+	if p == nil || p.used {
+		return func() {}
+	}
+	p.used = true
+	if err := pprof.StartCPUProfile(p.f); err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return func() {}
+	}
+	return pprof.StopCPUProfile
+}
+
 // collect runs the garbage collector twice, so that objects with
-// finalizers and the sync.Pool victim cache are gone too.
+// finalizers and the sync.Pool victim cache are gone too, and returns the
+// freed memory to the system so that the resident set is the live memory.
 func collect() {
 	runtime.GC()
 	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // settleGoroutines waits (at most 2 s) until the goroutine count stops
@@ -144,6 +179,9 @@ func (i *idleReport) writeTable(b *strings.Builder, embedded bool) {
 		i.HeapPerClient/1024, float64(i.HeapBytes)/(1<<20), metText(i.GoalHeap))
 	fmt.Fprintf(b, "stacks       %.1f KiB per client\n", i.StackPerClient/1024)
 	fmt.Fprintf(b, "goroutines   %.2f per client\n", i.GoroutinesPerClient)
+	if i.RSSPerClient >= 0 {
+		fmt.Fprintf(b, "RSS          %.1f KiB per client\n", i.RSSPerClient/1024)
+	}
 	if i.CPUPercent >= 0 {
 		fmt.Fprintf(b, "idle CPU     %.1f%% of one core over %s\n", i.CPUPercent, secs(i.HoldSeconds))
 	}

@@ -14,3 +14,6 @@ func raiseFileLimit() (uint64, error) {
 
 // cpuTime is supported on Linux only.
 func cpuTime() (time.Duration, bool) { return 0, false }
+
+// residentBytes is supported on Linux only.
+func residentBytes() (int64, bool) { return 0, false }

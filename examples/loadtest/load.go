@@ -12,6 +12,10 @@ import (
 	"github.com/miptechnologies/miptech-go/platformtest"
 )
 
+// stallLimit is the longest wait for a reply that is not a stall (issue
+// goal: no stall over 1 s).
+const stallLimit = time.Second
+
 // errKind is the kind of a failed message in the report.
 type errKind int
 
@@ -105,6 +109,14 @@ type loadReport struct {
 	Errors map[string]int64 `json:"errors"`
 	// ErrorExamples holds the first error of each kind seen.
 	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	// CPUSeconds is the process's CPU time (user and system) over the
+	// load; CPUPerMessageUS divides it by Answered, in microseconds (-1
+	// when unknown). With the embedded platform it includes the platform.
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUPerMessageUS float64 `json:"cpu_per_message_us"`
+	// Stalls counts the replies that took longer than 1 s from the send
+	// to the complete reply (the longest is Complete.Max).
+	Stalls int `json:"stalls_over_1s"`
 }
 
 // report summarizes what the recorder holds; the load started at start.
@@ -119,6 +131,11 @@ func (r *recorder) report(start time.Time, conversations int) *loadReport {
 		FirstChunk:    summarize(r.firsts),
 		Complete:      summarize(r.completes),
 		Errors:        map[string]int64{},
+	}
+	for _, d := range r.completes {
+		if d > stallLimit {
+			lr.Stalls++
+		}
 	}
 	for k := range numKinds {
 		lr.Errors[k.String()] = r.kinds[k].Load()
@@ -167,7 +184,7 @@ func runLoad(ctx context.Context, o options, f *fleet, srv *platformtest.Server,
 
 // drive runs one conversation per chat of every ready client until each
 // has sent its messages or the duration is over, and waits for the replies
-// under way.
+// under way. It measures the process's CPU time over the load.
 func drive(ctx context.Context, o options, f *fleet, rec *recorder) *loadReport {
 	sendCtx := ctx
 	if o.duration > 0 {
@@ -175,6 +192,7 @@ func drive(ctx context.Context, o options, f *fleet, rec *recorder) *loadReport 
 		sendCtx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
+	cpu0, ok0 := cpuTime()
 	start := time.Now()
 	n := 0
 	var wg sync.WaitGroup
@@ -182,19 +200,96 @@ func drive(ctx context.Context, o options, f *fleet, rec *recorder) *loadReport 
 		if m == nil || !m.ok {
 			continue
 		}
-		for j, ch := range m.chats {
+		for j, t := range m.talks {
 			n++
-			wg.Go(func() { converse(ctx, sendCtx, o, ch, fmt.Sprintf("%d.%d", i, j), rec) })
+			wg.Go(func() { converse(ctx, sendCtx, o, t, fmt.Sprintf("%d.%d", i, j), rec) })
 		}
 	}
 	wg.Wait()
-	return rec.report(start, n)
+	cpu1, ok1 := cpuTime()
+	lr := rec.report(start, n)
+	lr.CPUSeconds, lr.CPUPerMessageUS = -1, -1
+	if ok0 && ok1 {
+		lr.CPUSeconds = round3((cpu1 - cpu0).Seconds())
+		if lr.Answered > 0 {
+			lr.CPUPerMessageUS = round3(float64((cpu1-cpu0)/time.Microsecond) / float64(lr.Answered))
+		}
+	}
+	return lr
+}
+
+// askResult is the outcome of one message.
+type askResult struct {
+	sent        bool      // the message went out (SDK: Send accepted it)
+	first, done time.Time // its first chunk and its complete reply (zero: none)
+	err         error     // why it failed
+	stop        bool      // the conversation cannot go on (its client is closed)
+}
+
+// talker is one conversation of an SDK client or of a raw one.
+type talker interface {
+	// ask sends text and waits for the complete reply. sendCtx is the
+	// sending window (the SDK waits in it for a full queue to drain).
+	ask(ctx, sendCtx context.Context, text string) askResult
+}
+
+// sdkTalk is a conversation of an SDK client: a Chat.
+type sdkTalk struct {
+	ch           *client.Chat
+	replyTimeout time.Duration
+}
+
+func (s sdkTalk) ask(ctx, sendCtx context.Context, text string) askResult {
+	msg, err := s.ch.Send(ctx, text)
+	if err != nil {
+		if errors.Is(err, client.ErrQueueFull) && ctx.Err() == nil {
+			// Let the connection come back before the next message.
+			wctx, cancel := context.WithTimeout(sendCtx, s.replyTimeout)
+			_ = s.ch.Client().WaitForState(wctx, client.StateReady)
+			cancel()
+		}
+		return askResult{err: err, stop: errors.Is(err, client.ErrClosed)}
+	}
+	r := askResult{sent: true}
+	for chunk, err := range msg.Chunks(ctx) {
+		if err != nil {
+			r.err = err
+			return r
+		}
+		now := time.Now()
+		if r.first.IsZero() {
+			r.first = now
+		}
+		if chunk.Done {
+			r.done = now
+			return r
+		}
+	}
+	return r
+}
+
+// rawTalk is a conversation of a raw client: a chat id on its connection.
+type rawTalk struct {
+	c            *rawClient
+	chatID       string
+	replyTimeout time.Duration
+}
+
+func (r rawTalk) ask(ctx, _ context.Context, text string) askResult {
+	rctx, cancel := context.WithTimeout(ctx, r.replyTimeout)
+	defer cancel()
+	first, sent, err := r.c.ask(rctx, r.chatID, text)
+	res := askResult{sent: sent, first: first, err: err, stop: errors.Is(err, errRawLost)}
+	if err == nil {
+		res.done = time.Now()
+	}
+	return res
 }
 
 // converse sends the chat's messages one after the other, each after the
 // previous reply completed (or failed). It stops sending when sendCtx ends
 // and stops waiting when ctx ends.
-func converse(ctx, sendCtx context.Context, o options, ch *client.Chat, name string, rec *recorder) {
+func converse(ctx, sendCtx context.Context, o options, t talker, name string, rec *recorder) {
 	var firsts, completes []time.Duration
 	var last time.Time
 	defer func() { rec.merge(firsts, completes, last) }()
@@ -203,45 +298,28 @@ func converse(ctx, sendCtx context.Context, o options, ch *client.Chat, name str
 			return
 		}
 		t0 := time.Now()
-		msg, err := ch.Send(ctx, fmt.Sprintf("%s (chat %s, message %d)", o.text, name, n))
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			rec.fail(err)
-			switch {
-			case errors.Is(err, client.ErrClosed):
-				return
-			case errors.Is(err, client.ErrQueueFull):
-				// Let the connection come back before the next message.
-				wctx, cancel := context.WithTimeout(sendCtx, o.replyTimeout)
-				_ = ch.Client().WaitForState(wctx, client.StateReady)
-				cancel()
-			}
-			continue
-		}
-		rec.sent.Add(1)
-		first := time.Duration(-1)
-		for chunk, err := range msg.Chunks(ctx) {
-			if err != nil {
-				if ctx.Err() == nil {
-					rec.fail(err)
-				}
-				break
-			}
-			d := time.Since(t0)
-			if first < 0 {
-				first = d // a reply without chunks: its first chunk is the reply
-			}
-			if chunk.Done {
-				firsts = append(firsts, first)
-				completes = append(completes, d)
-				last = t0.Add(d)
-				rec.answered.Add(1)
-			}
+		r := t.ask(ctx, sendCtx, fmt.Sprintf("%s (chat %s, message %d)", o.text, name, n))
+		if r.sent {
+			rec.sent.Add(1)
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		switch {
+		case r.err != nil:
+			rec.fail(r.err)
+			if r.stop {
+				return
+			}
+		case !r.done.IsZero():
+			first := r.first
+			if first.IsZero() {
+				first = r.done // a reply without chunks: its first chunk is the reply
+			}
+			firsts = append(firsts, first.Sub(t0))
+			completes = append(completes, r.done.Sub(t0))
+			last = r.done
+			rec.answered.Add(1)
 		}
 		if o.think > 0 {
 			t := time.NewTimer(o.think)

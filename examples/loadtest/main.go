@@ -32,6 +32,13 @@ const (
 	stormAbrupt    = "abrupt"
 )
 
+// Clients measured (-client).
+const (
+	clientSDK  = "sdk"
+	clientRaw  = "raw"
+	clientBoth = "both"
+)
+
 // defaultMessages is the per-chat message count when neither -messages nor
 // -duration is given.
 const defaultMessages = 10
@@ -66,8 +73,12 @@ type options struct {
 	idle     bool
 	idleHold time.Duration
 
+	client string // clientSDK, clientRaw or clientBoth
+	rounds int
+
 	json, quiet            bool
 	cpuProfile, memProfile string
+	holdProfile            *holdProfile  // with -idle: the CPU profile of the first hold
 	progressEvery          time.Duration // 0: the default for the output
 	embedded               bool
 }
@@ -109,9 +120,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stormTimeout, "storm-timeout", time.Minute, "time allowed for every client to be ready again")
 	fs.BoolVar(&o.idle, "idle", false, "connect the clients, measure heap and goroutines per idle ready client, send nothing")
 	fs.DurationVar(&o.idleHold, "idle-hold", 3*time.Second, "with -idle: hold the idle clients this long and report their CPU use (0: skip)")
+	fs.StringVar(&o.client, "client", clientSDK, "clients to run: sdk, raw (a minimal gorilla/websocket client, the baseline), or both (sdk and raw in turn, with their ratios)")
+	fs.IntVar(&o.rounds, "rounds", 1, "with -client both: rounds of sdk and raw (the order alternates); the ratios' median and spread are reported")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (with -idle: of the first idle hold only)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` (with -idle: at the measurement)")
 	fs.DurationVar(&o.progressEvery, "progress-every", 0, "progress line period (default 250ms on a terminal, 5s otherwise)")
 	if err := fs.Parse(args); err != nil {
@@ -163,6 +176,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-storm-kind %q: want %s or %s", o.stormKind, stormClose1001, stormAbrupt)
 	case o.storm && o.idle:
 		return o, errors.New("-storm and -idle measure different things; choose one")
+	case o.client != clientSDK && o.client != clientRaw && o.client != clientBoth:
+		return o, fmt.Errorf("-client %q: want %s, %s or %s", o.client, clientSDK, clientRaw, clientBoth)
+	case o.client != clientSDK && o.storm:
+		return o, errors.New("-storm measures the SDK's reconnects; the raw client does not reconnect: use -client sdk")
+	case o.client != clientSDK && o.protocolName != "" && o.protocolName != "auto" && o.protocolName != "rest":
+		return o, fmt.Errorf("-client %s speaks the rest form only, not -protocol %s", o.client, o.protocolName)
+	case o.rounds < 1:
+		return o, fmt.Errorf("-rounds %d: want at least 1", o.rounds)
+	case o.rounds > 1 && o.client != clientBoth:
+		return o, errors.New("-rounds needs -client both")
 	case strings.TrimSpace(o.text) == "":
 		return o, errors.New("-text must not be blank")
 	}
@@ -203,11 +226,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "loadtest:", err)
-			return exitUsage
+		if o.idle {
+			// The hold is what the idle CPU figure covers.
+			o.holdProfile = &holdProfile{f: f}
+		} else {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintln(stderr, "loadtest:", err)
+				return exitUsage
+			}
+			defer pprof.StopCPUProfile()
 		}
-		defer pprof.StopCPUProfile()
 	}
 
 	var srv *platformtest.Server
@@ -244,9 +272,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	_ = probe.Close(context.Background())
 
-	f := newFleet(cfg, o.clients)
+	if o.client == clientBoth {
+		cmp := runBoth(ctx, o, cfg, srv, tr, limit, stderr)
+		return finish(cmp, cmp.Interrupted, cmp.failed(), o, stdout, stderr)
+	}
+	rep := runOne(ctx, o, o.client, cfg, srv, tr, limit, stderr)
+	return finish(rep, rep.Interrupted, rep.failed(), o, stdout, stderr)
+}
+
+// output is a report or a comparison: it prints itself and has notes.
+type output interface {
+	write(w io.Writer, asJSON bool) error
+	notes() []string
+}
+
+// finish prints out and returns the exit status.
+func finish(out output, interrupted, failed bool, o options, stdout, stderr io.Writer) int {
+	if err := out.write(stdout, o.json); err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+	}
+	for _, line := range out.notes() {
+		fmt.Fprintln(stderr, "loadtest:", line)
+	}
+	switch {
+	case interrupted:
+		return exitInterrupted
+	case failed:
+		return exitFailures
+	}
+	return exitOK
+}
+
+// runOne runs the load or the idle measurement once with a fleet of kind
+// (clientSDK or clientRaw) and closes the fleet.
+func runOne(ctx context.Context, o options, kind string, cfg client.Config, srv *platformtest.Server, tr *http.Transport, limit uint64, stderr io.Writer) *report {
+	f := newFleet(cfg, o.clients, kind == clientRaw)
 	defer f.close()
 	rep := &report{
+		Client:         kind,
 		Platform:       platformName(o, cfg),
 		Clients:        o.clients,
 		ChatsPerClient: o.chats,
@@ -268,19 +331,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep.Interrupted = ctx.Err() != nil
 	prog.stop()
 	rep.SlowCloses = f.close()
-	if err := rep.write(stdout, o.json); err != nil {
-		fmt.Fprintln(stderr, "loadtest:", err)
-	}
-	for _, line := range rep.notes() {
-		fmt.Fprintln(stderr, "loadtest:", line)
-	}
-	switch {
-	case rep.Interrupted:
-		return exitInterrupted
-	case rep.failed():
-		return exitFailures
-	}
-	return exitOK
+	return rep
 }
 
 // maxRecords bounds the embedded platform's inspection logs: none for the

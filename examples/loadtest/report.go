@@ -13,6 +13,8 @@ import (
 // report is everything a run measured. It is printed as a table or, with
 // -json, as one JSON object of this shape.
 type report struct {
+	// Client is "sdk" or "raw": the clients measured.
+	Client string `json:"client"`
 	// Platform is "embedded" or the API URL.
 	Platform       string `json:"platform"`
 	Clients        int    `json:"clients"`
@@ -88,7 +90,11 @@ func (r *report) writeTable(b *strings.Builder) {
 	if r.Platform != "embedded" {
 		platform = r.Platform
 	}
-	fmt.Fprintf(b, "loadtest: %s × %s on %s\n", plural(r.Clients, "client"), plural(r.ChatsPerClient, "chat"), platform)
+	who := ""
+	if r.Client == clientRaw {
+		who = " (raw gorilla clients)"
+	}
+	fmt.Fprintf(b, "loadtest: %s × %s%s on %s\n", plural(r.Clients, "client"), plural(r.ChatsPerClient, "chat"), who, platform)
 	c := r.Connect
 	fmt.Fprintf(b, "connect      %d/%d clients ready in %s (per client p50 %s, p99 %s, max %s)",
 		c.Ready, r.Clients, secs(c.Seconds), msText(c.PerClient.P50), msText(c.PerClient.P99), msText(c.PerClient.Max))
@@ -108,6 +114,10 @@ func (r *report) writeTable(b *strings.Builder) {
 			fmt.Fprintf(b, "%-20s %9.2f %9.2f %9.2f %9.2f %9.2f %9d\n", row.name, row.p.P50, row.p.P90, row.p.P95, row.p.P99, row.p.Max, row.p.Count)
 		}
 		b.WriteString("\n")
+		if l.CPUPerMessageUS >= 0 {
+			fmt.Fprintf(b, "cpu          %s of process CPU time, %.1f µs per answered message\n", secs(l.CPUSeconds), l.CPUPerMessageUS)
+		}
+		fmt.Fprintf(b, "stalls       %d replies took over 1s (longest %s)\n", l.Stalls, msText(l.Complete.Max))
 		fmt.Fprintf(b, "errors       timeout %d, queue full %d, platform error %d, closed %d, other %d\n",
 			l.Errors[kindTimeout.String()], l.Errors[kindQueueFull.String()], l.Errors[kindPlatform.String()],
 			l.Errors[kindClosed.String()], l.Errors[kindOther.String()])
