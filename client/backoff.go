@@ -34,9 +34,16 @@ func newRetryDelays(cfg Config) *retryDelays {
 }
 
 // next returns the delay before the next attempt after a loss with the given
-// policy and server-requested wait.
-func (r *retryDelays) next(p protocol.Policy, retryAfter time.Duration) time.Duration {
+// policy and server-requested wait. The first attempt after a close that
+// sets a ceiling (1001: the server goes away and comes back at once) is
+// drawn over the whole window below the ceiling (full jitter), so that the
+// clients a restarting server drops do not all come back within the same
+// few hundred milliseconds; later attempts keep SPEC §3.2's ±20 %.
+func (r *retryDelays) next(p protocol.Policy, retryAfter time.Duration, first bool) time.Duration {
 	d := r.b.NextBackOff()
+	if first && p.Ceiling > 0 && p.Floor == 0 && !(p.HonourRetryAfter && retryAfter > 0) {
+		return time.Duration(float64(p.Ceiling) * r.rand())
+	}
 	return p.Clamp(d, retryAfter, r.rand)
 }
 

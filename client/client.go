@@ -60,6 +60,7 @@ type Client struct {
 	rateUntil   time.Time
 	maxLen      int   // message length limit learned from the platform
 	connErr     error // last connection error, cleared on ready
+	permErr     error // an error retrying will not fix, of a RetryForever client not yet ready
 	closeOnce   sync.Once
 	closeDone   chan struct{}
 
@@ -149,7 +150,6 @@ func (c *Client) Close(ctx context.Context) error {
 		}
 		c.cancel()
 		c.stopTimers()
-		c.disp.shutdown()
 		live, expired := c.q.Drain()
 		for _, it := range live {
 			c.failItem(it, ErrClosed)
@@ -160,6 +160,9 @@ func (c *Client) Close(ctx context.Context) error {
 		for _, ch := range chats {
 			ch.shutdown(ErrClosed)
 		}
+		// After the failures above, so that their events (and the
+		// MessageDone hooks that end their spans) still run.
+		c.disp.shutdown()
 		go func() {
 			c.wg.Wait()
 			// A connection torn down concurrently may have put frames

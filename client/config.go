@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +29,13 @@ const (
 	DefaultJoinTimeout      = 5 * time.Second
 	DefaultPingInterval     = 30 * time.Second
 	DefaultMaxRetries       = 5
+	// NoRetries, as Config.MaxRetries, makes the first failure final.
+	NoRetries = -1
+	// RetryForever, as Config.MaxRetries, never gives up: the client never
+	// goes failed by itself, and reconnects whenever the platform comes
+	// back. Connect still returns at once an error that retrying will not
+	// fix while the client was never ready (the attempts go on).
+	RetryForever            = math.MaxInt
 	DefaultInitialBackoff   = 1 * time.Second
 	DefaultMaxBackoff       = 30 * time.Second
 	DefaultQueueSize        = 50
@@ -120,8 +128,8 @@ type Config struct {
 	DeadTimeout time.Duration
 
 	// MaxRetries is the number of reconnect attempts after a failed connect
-	// or a lost connection before the state goes to failed. Zero means 5; -1
-	// means no retries.
+	// or a lost connection before the client goes failed: NoRetries (-1)
+	// for none, zero for the default 5, RetryForever to never give up.
 	MaxRetries int
 	// InitialBackoff is the delay before the first retry. Zero means 1 s.
 	InitialBackoff time.Duration
@@ -326,10 +334,10 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.MaxRetries == 0:
 		c.MaxRetries = DefaultMaxRetries
-	case c.MaxRetries == -1:
+	case c.MaxRetries == NoRetries:
 		c.MaxRetries = 0
-	case c.MaxRetries < -1:
-		return c, &ConfigError{"MaxRetries", "must be -1 (no retries), 0 (default 5) or positive"}
+	case c.MaxRetries < NoRetries:
+		return c, &ConfigError{"MaxRetries", "must be NoRetries (-1), 0 (default 5), positive or RetryForever"}
 	}
 	switch {
 	case c.RESTRetries == 0:

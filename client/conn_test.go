@@ -95,7 +95,7 @@ func TestClient_CloseCodePolicy(t *testing.T) {
 		min, max time.Duration // bounds of the first retry delay
 	}{
 		{"1000 from server reconnects", 1000, true, 800 * time.Millisecond, 1200 * time.Millisecond},
-		{"1001 reconnects fast", 1001, true, 800 * time.Millisecond, 2 * time.Second},
+		{"1001 reconnects within the ceiling, spread over all of it", 1001, true, 0, 2 * time.Second},
 		{"1008 fails", 1008, false, 0, 0},
 		{"1011 floor 2s", 1011, true, 2 * time.Second, 2800 * time.Millisecond},
 		{"1012 floor 2s", 1012, true, 2 * time.Second, 2800 * time.Millisecond},
@@ -189,7 +189,7 @@ func TestClient_HandshakeStatusPolicy(t *testing.T) {
 				return
 			}
 			require.NoError(t, c.start())
-			sc := states.next(t, ctx, StateReconnecting)
+			sc := states.nextWait(t, ctx, StateConnecting)
 			assert.GreaterOrEqual(t, sc.RetryIn, tt.min)
 			assert.LessOrEqual(t, sc.RetryIn, tt.max)
 			clk.Advance(sc.RetryIn)
@@ -218,10 +218,12 @@ func TestClient_AttemptsStopAfterLimitThenConnectWorks(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 	require.NoError(t, c.start())
 	for i := 1; i <= DefaultMaxRetries; i++ {
-		sc := states.next(t, ctx, StateReconnecting)
+		sc := states.nextWait(t, ctx, StateConnecting) // never ready: not "re"connecting
 		assert.Equal(t, i+1, sc.Attempt)
+		assert.Positive(t, sc.RetryIn)
 		clk.Advance(sc.RetryIn)
 	}
+	assert.NotContains(t, states.states(), StateReconnecting)
 	sc := states.next(t, ctx, StateFailed)
 	assert.ErrorIs(t, sc.Reason, ErrFailed)
 	var fe *FailedError
@@ -289,7 +291,7 @@ func TestClient_ReadyTimeoutReconnectsAsInitializing(t *testing.T) {
 	states.next(t, ctx, StateConnected)
 	require.NoError(t, clk.WaitForWaiters(ctx, 2)) // ping ticker, ready timer (nothing else is due: no timer)
 	clk.Advance(DefaultReadyTimeout)
-	sc := states.next(t, ctx, StateReconnecting)
+	sc := states.nextWait(t, ctx, StateConnecting) // connected, never ready: connecting again
 	var ce *ConnectError
 	require.ErrorAs(t, sc.Reason, &ce)
 	assert.Equal(t, protocol.CauseReadyTimeout, ce.Trigger.Cause)
@@ -694,8 +696,10 @@ func TestStateMachine_TableHoldsOnlySpecTransitions(t *testing.T) {
 	all := []State{StateDisconnected, StateConnecting, StateConnected, StateReady, StateReconnecting, StateFailed}
 	allowed := map[[2]State]bool{
 		{StateDisconnected, StateConnecting}: true,
-		{StateConnecting, StateConnected}:    true, {StateConnecting, StateReconnecting}: true, {StateConnecting, StateFailed}: true,
+		{StateConnecting, StateConnected}: true, {StateConnecting, StateReconnecting}: true, {StateConnecting, StateFailed}: true,
+		{StateConnecting, StateConnecting}: true, // a wait between attempts before the first ready
 		{StateConnected, StateReady}: true, {StateConnected, StateReconnecting}: true, {StateConnected, StateFailed}: true,
+		{StateConnected, StateConnecting}: true, // the socket opened, then the attempt failed, before the first ready
 		{StateReady, StateReconnecting}: true, {StateReady, StateFailed}: true,
 		{StateReconnecting, StateConnecting}: true, {StateReconnecting, StateFailed}: true,
 		{StateFailed, StateConnecting}: true,

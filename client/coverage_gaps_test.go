@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -557,8 +556,9 @@ func TestReconnect_BackoffDoublesFromOneSecondWithJitterWithinThePolicyBounds(t 
 			[]span{at(3600 * time.Millisecond), at(3600 * time.Millisecond), jittered(3), jittered(4), jittered(5)}},
 		{"close 1001: ceiling 2 s",
 			func(s *platformtest.Server, n int) { s.RefuseHandshakesWithClose(n, protocol.CloseGoingAway) },
-			// retry 2: 1.6–2.4 s; over 2 s it becomes 1.6 s.
-			[]span{jittered(1), {1600 * time.Millisecond, 2 * time.Second}, at(1600 * time.Millisecond), at(1600 * time.Millisecond), at(1600 * time.Millisecond)}},
+			// retry 1: full jitter below the ceiling, C × 0.5; retry 2:
+			// 1.6–2.4 s; over 2 s it becomes 1.6 s.
+			[]span{at(time.Second), {1600 * time.Millisecond, 2 * time.Second}, at(1600 * time.Millisecond), at(1600 * time.Millisecond), at(1600 * time.Millisecond)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -574,7 +574,7 @@ func TestReconnect_BackoffDoublesFromOneSecondWithJitterWithinThePolicyBounds(t 
 			require.NoError(t, c.start())
 			for i, want := range tt.want {
 				retry := i + 1
-				sc := states.next(t, ctx, StateReconnecting)
+				sc := states.nextWait(t, ctx, StateConnecting) // never ready
 				assert.Equal(t, retry+1, sc.Attempt)
 				assert.GreaterOrEqual(t, sc.RetryIn, want.lo-time.Nanosecond, "retry %d", retry)
 				assert.LessOrEqual(t, sc.RetryIn, want.hi, "retry %d", retry)
@@ -583,63 +583,6 @@ func TestReconnect_BackoffDoublesFromOneSecondWithJitterWithinThePolicyBounds(t 
 			sc := states.next(t, ctx, StateFailed)
 			assert.ErrorIs(t, sc.Reason, ErrFailed)
 			assert.Equal(t, len(tt.want)+1, srv.Handshakes(), "a platform that never answers sees 6 dials")
-		})
-	}
-}
-
-func TestClient_DialFailureReconnectsAsANetworkErrorThenFailsAfterMaxRetries(t *testing.T) {
-	live := newServer(t, platformtest.Config{}) // started first: it cannot reuse the dead port
-	dead := platformtest.NewServer(platformtest.Config{})
-	deadAPI, deadWS := dead.URL(), dead.WSURL()
-	dead.Close()
-	tests := []struct {
-		name       string
-		api, ws    string
-		restFailed bool // the health check fails before the dial
-	}{
-		{"nothing listening", deadAPI, "", true},
-		{"WebSocket endpoint not listening", live.URL(), deadWS, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := clock.NewFake(time.Now())
-			c, err := New(Config{APIURL: tt.api, WSURL: tt.ws, TenantID: testTenant,
-				MaxRetries: 1, InitialBackoff: 10 * time.Millisecond, clock: clk})
-			require.NoError(t, err)
-			t.Cleanup(func() { require.NoError(t, c.Close(ctxT(t, 10*time.Second))) })
-			states := recordStates(c)
-			ctx := ctxT(t, 20*time.Second)
-			connected := make(chan error, 1)
-			go func() { connected <- c.Connect(ctx) }()
-
-			sc := states.next(t, ctx, StateReconnecting)
-			var ce *ConnectError
-			require.ErrorAs(t, sc.Reason, &ce)
-			assert.Equal(t, protocol.CauseNetwork, ce.Trigger.Cause)
-			assert.True(t, ce.Retryable)
-			var ne *NetworkError
-			assert.Equal(t, tt.restFailed, errors.As(sc.Reason, &ne), "a REST failure is a *NetworkError")
-			assert.Equal(t, 2, sc.Attempt)
-			// The network floor (3 s × U(1.0, 1.4)) is above the 10 ms backoff.
-			assert.GreaterOrEqual(t, sc.RetryIn, protocol.NetworkFloor)
-			assert.LessOrEqual(t, sc.RetryIn, protocol.NetworkFloor*14/10)
-			clk.Advance(sc.RetryIn)
-
-			sc = states.next(t, ctx, StateFailed)
-			require.ErrorIs(t, sc.Reason, ErrFailed)
-			var fe *FailedError
-			require.ErrorAs(t, sc.Reason, &fe)
-			assert.Equal(t, 2, fe.Attempts, "the first attempt and MaxRetries (1) retry")
-			require.ErrorAs(t, fe.Last, &ce)
-			assert.Equal(t, protocol.CauseNetwork, ce.Trigger.Cause)
-			select {
-			case err := <-connected:
-				require.ErrorIs(t, err, ErrFailed)
-			case <-ctx.Done():
-				t.Fatal("Connect did not return")
-			}
-			assert.NotContains(t, states.states(), StateConnected, "no socket was ever open")
-			assert.Equal(t, StateFailed, c.State())
 		})
 	}
 }

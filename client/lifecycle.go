@@ -11,8 +11,21 @@ import (
 // attempts; on a connecting or ready client it only waits. It returns nil
 // when ready, an error matching ErrFailed (wrapping the last *ConnectError)
 // when attempts stopped, ErrClosed after Close, or ctx's error.
+//
+// It returns as soon as the outcome is known: an error that retrying will
+// not fix (the host does not resolve, nothing listens on a platform on this
+// machine, TLS fails, the credentials are refused) ends the attempts at
+// once while the client was never ready, whatever MaxRetries; with
+// RetryForever, Connect returns that error and the attempts go on.
 func (c *Client) Connect(ctx context.Context) error {
 	return c.connect(ctx, c.start)
+}
+
+// Reconnect is Connect, named for a client that went failed: it starts a
+// new series of attempts, keeping the client's chats and the messages sent
+// since it failed (they wait in the queue), and returns like Connect.
+func (c *Client) Reconnect(ctx context.Context) error {
+	return c.Connect(ctx)
 }
 
 // connectLazy is Connect for a first use (a message posted over REST): it
@@ -27,7 +40,7 @@ func (c *Client) connect(ctx context.Context, start func() error) error {
 	}
 	for {
 		c.mu.Lock()
-		st, ch, lastErr, closed := c.state, c.stateCh, c.lastErr, c.closed
+		st, ch, lastErr, permErr, closed := c.state, c.stateCh, c.lastErr, c.permErr, c.closed
 		c.mu.Unlock()
 		switch {
 		case closed:
@@ -36,6 +49,8 @@ func (c *Client) connect(ctx context.Context, start func() error) error {
 			return nil
 		case st == StateFailed:
 			return lastErr
+		case permErr != nil:
+			return permErr // a RetryForever client goes on trying
 		}
 		select {
 		case <-ch:

@@ -159,6 +159,19 @@ func (l *stateLog) next(t testing.TB, ctx context.Context, want State) StateChan
 	}
 }
 
+// nextWait waits for the next change into want that is a wait between
+// attempts (it has a reason): want is StateConnecting before the client
+// was ever ready, StateReconnecting after.
+func (l *stateLog) nextWait(t testing.TB, ctx context.Context, want State) StateChange {
+	t.Helper()
+	for {
+		sc := l.next(t, ctx, want)
+		if sc.Reason != nil {
+			return sc
+		}
+	}
+}
+
 func (l *stateLog) states() []State {
 	l.mu.Lock()
 	defer l.mu.Unlock()

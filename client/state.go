@@ -40,8 +40,10 @@ type StateChange struct {
 // table. Close may move any state to disconnected.
 var transitions = map[State][]State{
 	StateDisconnected: {StateConnecting},
-	StateConnecting:   {StateConnected, StateReconnecting, StateFailed, StateDisconnected},
-	StateConnected:    {StateReady, StateReconnecting, StateFailed, StateDisconnected},
+	// connecting → connecting: an attempt before the first ready failed and
+	// the next one waits (Reason and RetryIn say why and how long).
+	StateConnecting:   {StateConnecting, StateConnected, StateReconnecting, StateFailed, StateDisconnected},
+	StateConnected:    {StateReady, StateConnecting, StateReconnecting, StateFailed, StateDisconnected},
 	StateReady:        {StateReconnecting, StateFailed, StateDisconnected},
 	StateReconnecting: {StateConnecting, StateFailed, StateDisconnected},
 	StateFailed:       {StateConnecting, StateDisconnected},

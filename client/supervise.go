@@ -17,17 +17,22 @@ func (c *Client) supervise() {
 	defer c.wg.Done()
 	delays := newRetryDelays(c.cfg)
 	retries := 0
+	wasReady := false // attempts before the first ready are "connecting"
 	for first := true; ; first = false {
-		if !first && !c.setState(StateConnecting, nil, retries+1, 0) {
+		if !first && c.State() != StateConnecting && !c.setState(StateConnecting, nil, retries+1, 0) {
 			return
 		}
 		c.stats.attempts.Add(1)
-		hookDone := c.connectHooks(retries+1, retries > 0)
-		conn, err := c.connectOnce(c.ctx, retries > 0)
+		c.mu.Lock()
+		c.permErr = nil // Connect now waits for this attempt's outcome
+		c.mu.Unlock()
+		hookDone := c.connectHooks(retries+1, wasReady)
+		conn, err := c.connectOnce(c.ctx, wasReady)
 		hookDone(err)
 		if err == nil {
 			retries = 0
 			delays.reset()
+			wasReady = true
 			err = c.serve(conn)
 		}
 		if c.ctx.Err() != nil || c.isClosed() {
@@ -35,6 +40,16 @@ func (c *Client) supervise() {
 		}
 		policy, retryAfter := classify(err)
 		policy = c.refreshOnAuthClose(err, c.cfg.ReconnectDelays.Apply(policy))
+		if !wasReady && policy.Retry {
+			if hint := c.permanentHint(err); hint != "" {
+				err = permanentError(err, hint)
+				if c.cfg.MaxRetries != RetryForever {
+					policy.Retry = false
+				} else {
+					c.notePermanent(err) // Connect returns it; the attempts go on
+				}
+			}
+		}
 		c.emitError(ErrorConnection, err, "")
 		if !policy.Retry || retries >= c.cfg.MaxRetries {
 			fe := &FailedError{Attempts: retries + 1, Last: err}
@@ -61,10 +76,14 @@ func (c *Client) supervise() {
 			})
 			return
 		}
+		d := delays.next(policy, retryAfter, retries == 0)
 		retries++
-		d := delays.next(policy, retryAfter)
 		t := c.clock.NewTimer(d)
-		if !c.setState(StateReconnecting, err, retries+1, d) {
+		waiting := StateReconnecting
+		if !wasReady {
+			waiting = StateConnecting // never connected yet: not "re"connecting
+		}
+		if !c.setState(waiting, err, retries+1, d) {
 			t.Stop()
 			return
 		}
@@ -275,7 +294,7 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 		live, expired := c.q.Drain()
 		if len(live) == 0 && len(expired) == 0 {
 			c.connectedAt = c.clock.Now()
-			c.connErr = nil
+			c.connErr, c.permErr = nil, nil
 			if reconnect {
 				c.stats.reconnects.Add(1) // counted before ready is seen
 			}

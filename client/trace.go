@@ -70,7 +70,9 @@ type Hooks struct {
 type ConnectStartInfo struct {
 	// Attempt is the attempt's number since the last ready, from 1.
 	Attempt int
-	// Reconnect is true when the client had been ready before.
+	// Reconnect is true when the attempt follows a lost connection: the
+	// client was ready in this series of attempts (Stats.Reconnects counts
+	// these that succeed).
 	Reconnect bool
 	// Time is when the attempt started.
 	Time time.Time

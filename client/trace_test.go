@@ -244,3 +244,23 @@ func TestHooks_UnsetHooksAllocateNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestHooks_MessagesFailedByCloseAreDone(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	var h hookLog
+	var c *Client
+	c = newClient(t, srv, func(cfg *Config) { cfg.Hooks = h.hooks(&c) })
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.OpenChat(ctx, "chat-hooks-close")
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	srv.Stall(true) // the platform stops reading: no reply comes
+	t.Cleanup(func() { srv.Stall(false) })
+	waiting, err := chat.Send(ctx, "waiting for its reply")
+	require.NoError(t, err)
+	require.NoError(t, c.Close(ctx))
+	_, err = waiting.Wait(ctx)
+	require.ErrorIs(t, err, ErrClosed)
+	assert.Equal(t, []string{fmt.Sprintf("done %s err=%v reply=0 recovered=false late=false", waiting.ID(), ErrClosed)},
+		h.matching("done "), "every started message is done, Close or not")
+}

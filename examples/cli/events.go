@@ -19,7 +19,9 @@ func (s *session) onState(sc client.StateChange) {
 	case client.StateDisconnected:
 		// Only Close leads here, at exit.
 	case client.StateConnecting:
-		if sc.Attempt > 1 {
+		if sc.Reason != nil { // a failed attempt before the first ready
+			s.con.line("state: connecting again in %s (attempt %d): %v", sc.RetryIn.Round(time.Millisecond), sc.Attempt, sc.Reason)
+		} else if sc.Attempt > 1 {
 			s.con.line("state: connecting (attempt %d)", sc.Attempt)
 		} else {
 			s.con.line("state: connecting")

@@ -135,7 +135,12 @@ func TestControl_ReadyDelayHoldsTheClientInConnected(t *testing.T) {
 	ctx := ctxT(t)
 	done := make(chan error, 1)
 	go func() { done <- c.Connect(ctx) }()
-	sc := untilState(t, changes, client.StateReconnecting)
+	// Never ready yet: the wait before the next attempt is "connecting"
+	// with the reason, not "reconnecting".
+	sc := untilState(t, changes, client.StateConnecting)
+	for sc.Reason == nil {
+		sc = untilState(t, changes, client.StateConnecting)
+	}
 	var ce *client.ConnectError
 	require.ErrorAs(t, sc.Reason, &ce)
 	assert.Equal(t, protocol.CauseReadyTimeout, ce.Trigger.Cause, "%v", sc.Reason)
