@@ -696,11 +696,11 @@ func TestStateMachine_TableHoldsOnlySpecTransitions(t *testing.T) {
 	all := []State{StateDisconnected, StateConnecting, StateConnected, StateReady, StateReconnecting, StateFailed}
 	allowed := map[[2]State]bool{
 		{StateDisconnected, StateConnecting}: true,
-		{StateConnecting, StateConnected}: true, {StateConnecting, StateReconnecting}: true, {StateConnecting, StateFailed}: true,
+		{StateConnecting, StateConnected}:    true, {StateConnecting, StateReconnecting}: true, {StateConnecting, StateFailed}: true,
 		{StateConnecting, StateConnecting}: true, // a wait between attempts before the first ready
-		{StateConnected, StateReady}: true, {StateConnected, StateReconnecting}: true, {StateConnected, StateFailed}: true,
+		{StateConnected, StateReady}:       true, {StateConnected, StateReconnecting}: true, {StateConnected, StateFailed}: true,
 		{StateConnected, StateConnecting}: true, // the socket opened, then the attempt failed, before the first ready
-		{StateReady, StateReconnecting}: true, {StateReady, StateFailed}: true,
+		{StateReady, StateReconnecting}:   true, {StateReady, StateFailed}: true,
 		{StateReconnecting, StateConnecting}: true, {StateReconnecting, StateFailed}: true,
 		{StateFailed, StateConnecting}: true,
 	}
