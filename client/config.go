@@ -200,6 +200,9 @@ type Config struct {
 	// Logger receives the SDK's logs; frames are logged at debug level. Zero
 	// means no logging.
 	Logger *slog.Logger
+	// Hooks observe the client for metrics and tracing (see Hooks); the
+	// zero value observes nothing and costs nothing.
+	Hooks Hooks
 
 	clock clock.Clock // tests inject a fake clock
 	rand  func() float64
