@@ -75,6 +75,7 @@ func (c *Client) applyLocked(ds []registry.Decision) {
 			c.retryLater(w, d.After)
 		case registry.DecideDuplicate:
 			c.dedup.Drop()
+			c.duplicateHook(inputType(d.Input.Kind), w)
 			c.log.Debug("miptech: event for a finished message dropped as a duplicate",
 				"client_message_id", d.Input.ClientID, "message_id", d.Input.MessageID)
 		case registry.DecideUnmatched:
@@ -111,8 +112,13 @@ func (c *Client) applyStatus(w *waiter, d registry.Decision, now time.Time) {
 			w.sentAt = now
 		}
 		c.stats.sent.Add(1)
+		c.messageHook(c.cfg.Hooks.MessageWritten, w, now)
 	case registry.StatusDelivered:
 		c.stats.acknowledged.Add(1)
+		if d.ServerID != "" {
+			w.serverID = d.ServerID
+		}
+		c.messageHook(c.cfg.Hooks.MessageAcknowledged, w, now)
 	}
 	ch.viewStatus(w.clientID, d.ServerID, d.To, err)
 	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: w.clientID, ServerID: d.ServerID,
@@ -133,6 +139,9 @@ func (c *Client) applyChunk(w *waiter, d registry.Decision, now time.Time) {
 	w.wake()
 	if !w.chunked && !w.sentAt.IsZero() && !d.Late {
 		c.stats.firstChunkLatency.add(now.Sub(w.sentAt))
+	}
+	if !w.chunked && !d.Late {
+		c.messageHook(c.cfg.Hooks.MessageFirstChunk, w, now)
 	}
 	w.chunked = true
 	w.chat.streaming(w, d.MessageID, now)
@@ -209,6 +218,7 @@ func (c *Client) applyComplete(w *waiter, d registry.Decision, now time.Time) {
 		w.reply, w.done = r, true
 		close(w.doneCh)
 		w.wake()
+		c.doneHook(w, MessageDoneInfo{ReplyBytes: len(d.Text), Recovered: d.Recovered}, now)
 	}
 }
 
@@ -228,6 +238,7 @@ func (c *Client) applyFail(w *waiter, err error) {
 	w.err, w.done = err, true
 	close(w.doneCh)
 	w.wake()
+	c.doneHook(w, MessageDoneInfo{Err: err}, c.clock.Now())
 }
 
 // failMessage fails w's current attempt with err, unless it has an outcome.

@@ -237,9 +237,34 @@ func (l latencyRecorder) report(b *testing.B) {
 // BenchmarkRoundTripSDK measures Ask on a ready chat: chat_message out,
 // message_received, processing, response_start, one response_chunk and
 // response_complete in, and the reply handed back to the caller.
-func BenchmarkRoundTripSDK(b *testing.B) {
+func BenchmarkRoundTripSDK(b *testing.B) { benchRoundTrip(b, nil) }
+
+// BenchmarkRoundTripSDKHooks is BenchmarkRoundTripSDK with every hook set
+// (each does nothing): what observing costs before the observer's own
+// work. The round trip with hooks unset is BenchmarkRoundTripSDK.
+func BenchmarkRoundTripSDKHooks(b *testing.B) {
+	msg := func(context.Context, MessageInfo) {}
+	benchRoundTrip(b, func(cfg *Config) {
+		cfg.Hooks = Hooks{
+			ConnectStart:        func(ctx context.Context, _ ConnectStartInfo) context.Context { return ctx },
+			ConnectDone:         func(context.Context, ConnectDoneInfo) {},
+			StateChange:         func(StateChange) {},
+			MessageStart:        func(ctx context.Context, _ MessageInfo) context.Context { return ctx },
+			MessageWritten:      msg,
+			MessageAcknowledged: msg,
+			MessageFirstChunk:   msg,
+			MessageDone:         func(context.Context, MessageDoneInfo) {},
+			Recovery:            func(RecoveryInfo) {},
+			QueueDrop:           func(QueueDropInfo) {},
+			DuplicateDropped:    func(DuplicateInfo) {},
+			ProtocolError:       func(error) {},
+		}
+	})
+}
+
+func benchRoundTrip(b *testing.B, mutate func(*Config)) {
 	srv := benchOneChunkServer(b)
-	c := newClient(b, srv, nil)
+	c := newClient(b, srv, mutate)
 	ctx := ctxT(b, 10*time.Minute)
 	chat, err := c.OpenChat(ctx, benchChatID)
 	if err != nil {

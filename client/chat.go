@@ -129,6 +129,11 @@ func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
 // connection, which it starts if needed. An id that is empty, "." or "..",
 // holds a slash, a backslash or a control character, or is longer than
 // MaxChatIDBytes is refused with an error matching ErrValidation.
+//
+// A client has one *Chat per chat id: OpenChat of an id already open (by
+// OpenChat or NewChat, and not closed) returns ErrChatOpen, so that two
+// owners never close each other's chat by surprise. Share the *Chat, find
+// it with Client.Chat, or close it before opening the id again.
 func (c *Client) OpenChat(ctx context.Context, chatID string) (*Chat, error) {
 	if err := checkChatID(chatID); err != nil {
 		return nil, err
@@ -136,8 +141,8 @@ func (c *Client) OpenChat(ctx context.Context, chatID string) (*Chat, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if existing := c.chatByID(chatID); existing != nil {
-		return existing, nil
+	if c.chatByID(chatID) != nil {
+		return nil, ErrChatOpen
 	}
 	ch := newChat(c)
 	ch.id = chatID
@@ -146,6 +151,13 @@ func (c *Client) OpenChat(ctx context.Context, chatID string) (*Chat, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// Chat returns the open chat with id chatID, if any: the *Chat that
+// OpenChat or NewChat returned for it and that was not closed or left.
+func (c *Client) Chat(chatID string) (*Chat, bool) {
+	ch := c.chatByID(chatID)
+	return ch, ch != nil
 }
 
 // degradable reports whether a chat-creation failure allows degraded mode.
@@ -171,6 +183,10 @@ func (c *Client) addChat(ch *Chat) error {
 			c.mu.Unlock()
 			return nil
 		}
+	}
+	if id := ch.ID(); id != "" && c.byID[id] != nil {
+		c.mu.Unlock()
+		return ErrChatOpen // opened by a concurrent OpenChat
 	}
 	c.chats = append(c.chats, ch)
 	if id := ch.ID(); id != "" {
@@ -223,12 +239,21 @@ func (ch *Chat) ID() string {
 func (ch *Chat) Client() *Client { return ch.c }
 
 // Close leaves the chat (as Leave does) and fails its waiters with
-// ErrClosed; the chat cannot be used again. The client stays open. Close is
-// idempotent.
+// ErrChatClosed; the chat cannot be used again, and OpenChat may open its id
+// again. The client stays open. Close is idempotent.
 func (ch *Chat) Close(ctx context.Context) error {
-	err := ch.leave(ctx, ErrClosed)
-	ch.shutdown(ErrClosed)
+	err := ch.leave(ctx, ErrChatClosed)
+	ch.shutdown(ErrChatClosed)
 	return err
+}
+
+// closedErrLocked is the error of a call on the closed chat: ErrChatClosed,
+// or ErrClosed when the client's Close closed it. Called with ch.mu held.
+func (ch *Chat) closedErrLocked() error {
+	if ch.closeErr != nil {
+		return ch.closeErr
+	}
+	return ErrChatClosed
 }
 
 // shutdown closes the chat and fails every waiter of the chat with err.

@@ -298,11 +298,13 @@ func (c *Client) read(conn *wsConn) {
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("miptech: dropped an undecodable frame", "err", err)
+			eventHook(c, c.cfg.Hooks.ProtocolError, err)
 			continue
 		}
 		if ev, err = c.admit(ev); err != nil { // credentials redacted, chat id checked
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("miptech: dropped a frame that breaks the protocol", "err", err)
+			eventHook(c, c.cfg.Hooks.ProtocolError, err)
 			continue
 		}
 		c.log.Debug("miptech: frame in", "type", ev.Type, "chat_id", ev.ChatID, "message_id", ev.MessageID)
@@ -314,6 +316,7 @@ func (c *Client) read(conn *wsConn) {
 		}
 		if ev.Key != "" && !perConnection(ev.Type) && c.dedup.Seen(ev.Key) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
+			eventHook(c, c.cfg.Hooks.DuplicateDropped, DuplicateInfo{Type: ev.Type, ChatID: ev.ChatID})
 			continue
 		}
 		c.disp.chargeNext(len(data))

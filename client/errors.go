@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/miptechnologies/miptech-go/protocol"
@@ -12,9 +13,17 @@ import (
 
 // Sentinel errors. Match them with errors.Is.
 var (
-	// ErrClosed is returned by calls on a closed Client or Chat, and to every
-	// waiter when Close is called.
-	ErrClosed = errors.New("client: closed; create a new Client to go on")
+	// ErrClosed is returned by calls on a closed Client, and to every waiter
+	// when Client.Close is called. ErrChatClosed matches it too.
+	ErrClosed = errors.New("client: client closed; create a new Client to go on")
+	// ErrChatClosed is returned by calls on a Chat after Chat.Close, and to
+	// the chat's waiters then; the client stays open. It matches ErrClosed.
+	ErrChatClosed error = chatClosedError{}
+	// ErrChatOpen is returned by OpenChat for a chat already open on the
+	// client: there is one *Chat per chat id, which its holders share and
+	// the last of them closes. Use the one OpenChat returned first
+	// (Client.Chat finds it), or close it before opening the id again.
+	ErrChatOpen = errors.New("client: chat already open on this client; use the *Chat OpenChat returned (Client.Chat finds it) or close it first")
 	// ErrQueueFull is returned by Send when the outbound queue is full while
 	// the connection is down. Wait for StateReady, or raise Config.QueueSize.
 	ErrQueueFull = queue.ErrQueueFull
@@ -61,6 +70,23 @@ var (
 	ErrNotFailed = errors.New("client: the message has not failed; only a failed message can be retried")
 )
 
+// chatClosedError is ErrChatClosed.
+type chatClosedError struct{}
+
+func (chatClosedError) Error() string {
+	return "client: chat closed; open it again with Client.OpenChat"
+}
+
+// Is matches ErrClosed, so that code written for a closed client handles a
+// closed chat too.
+func (chatClosedError) Is(target error) bool { return target == ErrClosed }
+
+// bare returns err's text without this package's "client: " prefix, for an
+// error wrapped in another of the package's errors: one prefix per line.
+func bare(err error) string {
+	return strings.TrimPrefix(err.Error(), "client: ")
+}
+
 // ConnectError reports why a connection attempt failed or a connection was
 // lost: a close code, a handshake HTTP status, a network error or a ready
 // timeout, with the policy that the client applied.
@@ -75,21 +101,33 @@ type ConnectError struct {
 	RetryAfter time.Duration
 	// Err is the underlying error, if any.
 	Err error
+
+	hint string // what to do, for an error that retrying will not fix
 }
 
-// Error describes the failure and what to do about it.
+// Error describes the failure and what to do about it, in one line.
 func (e *ConnectError) Error() string {
-	msg := "client: connection " + e.Trigger.String()
-	if e.Trigger.Cause == protocol.CauseHandshake {
+	var msg string
+	switch e.Trigger.Cause {
+	case protocol.CauseHandshake:
 		msg = fmt.Sprintf("client: handshake refused with HTTP %d %s", e.Trigger.Code, http.StatusText(e.Trigger.Code))
+	case protocol.CauseClose:
+		msg = fmt.Sprintf("client: connection closed by the platform with code %d", e.Trigger.Code)
+	case protocol.CauseReadyTimeout:
+		msg = "client: no connection_ready in time"
+	default:
+		msg = "client: network error"
 	}
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		msg += ": " + bare(e.Err)
 	}
-	if !e.Retryable {
+	switch {
+	case e.hint != "":
+		msg += "; " + e.hint
+	case !e.Retryable:
 		p := protocol.Lookup(e.Trigger)
 		if p.Class == protocol.ClassAuth || p.Class == protocol.ClassPolicy {
 			msg += "; not retried: check the tenant id, API key and URLs"
@@ -127,7 +165,11 @@ type FailedError struct {
 
 // Error describes the failure.
 func (e *FailedError) Error() string {
-	return fmt.Sprintf("client: connection failed after %d attempt(s): %v; call Connect to try again", e.Attempts, e.Last)
+	attempts := "1 attempt"
+	if e.Attempts != 1 {
+		attempts = fmt.Sprintf("%d attempts", e.Attempts)
+	}
+	return fmt.Sprintf("client: connection failed after %s: %s; call Connect to try again", attempts, bare(e.Last))
 }
 
 // Unwrap returns the last attempt's error.
@@ -201,7 +243,7 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string {
 	msg := fmt.Sprintf("client: rate limited by the platform; sends resume after %s", e.RetryAfter)
 	if e.Err != nil {
-		msg += " (" + e.Err.Error() + ")"
+		msg += " (" + bare(e.Err) + ")"
 	}
 	return msg
 }

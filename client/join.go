@@ -35,8 +35,8 @@ func (ch *Chat) Join(ctx context.Context) error {
 	}
 	ch.mu.Lock()
 	if ch.closed {
-		ch.mu.Unlock()
-		return ErrClosed
+		defer ch.mu.Unlock()
+		return ch.closedErrLocked()
 	}
 	ch.left = false
 	ch.mu.Unlock()
@@ -134,11 +134,11 @@ func (ch *Chat) waitJoined(ctx context.Context) error {
 		conn := ch.c.conn
 		ch.c.mu.Unlock()
 		ch.mu.Lock()
-		joined, sig, left, closed := conn != nil && ch.joinedOn == conn, ch.joinSig, ch.left, ch.closed
+		joined, sig, left, closed, closedErr := conn != nil && ch.joinedOn == conn, ch.joinSig, ch.left, ch.closed, ch.closedErrLocked()
 		ch.mu.Unlock()
 		switch {
 		case closed:
-			return ErrClosed
+			return closedErr
 		case left:
 			return ErrChatLeft
 		case joined:

@@ -128,7 +128,11 @@ func (c *Client) setStateLocked(to State, reason error, attempt int, retryIn tim
 	c.stateCh = make(chan struct{})
 	ch := StateChange{Previous: from, Current: to, Reason: reason, Attempt: attempt, RetryIn: retryIn, Time: c.clock.Now()}
 	c.log.Info("miptech: state", "from", from.String(), "to", to.String(), "attempt", attempt, "retry_in", retryIn, "reason", errString(reason))
+	hook := c.cfg.Hooks.StateChange
 	c.disp.enqueue(func() {
+		if hook != nil {
+			hook(ch)
+		}
 		for _, h := range c.stateHandlers() {
 			h(ch)
 		}

@@ -84,6 +84,10 @@ type waiter struct {
 	sentAt   time.Time
 	chunked  bool // a chunk of the current attempt arrived
 
+	start    time.Time       // when the current attempt was accepted
+	hctx     context.Context // what Hooks.MessageStart returned; nil without it
+	serverID string          // the platform's id of the message, once known
+
 	pieces []registry.Piece // the current attempt's reply as delivered
 	reply  Reply
 	err    error
@@ -219,9 +223,16 @@ func (m *Message) Retry(ctx context.Context) error {
 		return ErrNotFailed
 	}
 	it, err := c.nextAttemptLocked(w, ctx)
+	info := w.info(c.clock.Now())
 	c.lmu.Unlock()
 	if err != nil {
 		return err
+	}
+	if f := c.cfg.Hooks.MessageStart; f != nil {
+		hctx := startHook(f, ctx, info)
+		c.lmu.Lock()
+		w.hctx = hctx
+		c.lmu.Unlock()
 	}
 	return ch.submit(ctx, w, it)
 }
@@ -247,7 +258,7 @@ func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, 
 		w.doneCh = make(chan struct{}) // the failure's was closed; an automatic retry keeps its own
 	}
 	w.done, w.err, w.reply = false, nil, Reply{}
-	w.pieces, w.chunked, w.sentAt = nil, false, time.Time{}
+	w.pieces, w.chunked, w.sentAt, w.start = nil, false, time.Time{}, c.clock.Now()
 	w.merged.Reset()
 	w.mergedN = 0
 	w.wake()

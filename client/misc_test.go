@@ -197,9 +197,6 @@ func TestClient_WaitForStateAndLazyConnectOnSend(t *testing.T) {
 		chat, err := c.OpenChat(ctx, id)
 		require.NoError(t, err)
 		require.NoError(t, c.WaitForState(ctx, StateReady), "opening a chat connects")
-		same, err := c.OpenChat(ctx, id)
-		require.NoError(t, err)
-		assert.Same(t, chat, same)
 		assert.Same(t, c, chat.Client())
 
 		c2 := newClient(t, srv, form)
@@ -207,6 +204,39 @@ func TestClient_WaitForStateAndLazyConnectOnSend(t *testing.T) {
 		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		defer cancel()
 		assert.ErrorIs(t, c2.WaitForState(short, StateReady), context.DeadlineExceeded)
+	})
+}
+
+func TestChat_OpenChatTwiceIsRefusedUntilTheFirstIsClosed(t *testing.T) {
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		id := uuid.NewString()
+		chat, err := c.OpenChat(ctx, id)
+		require.NoError(t, err)
+		again, err := c.OpenChat(ctx, id)
+		require.ErrorIs(t, err, ErrChatOpen)
+		assert.Nil(t, again)
+		found, ok := c.Chat(id)
+		require.True(t, ok)
+		assert.Same(t, chat, found, "the open chat is found by its id")
+		_, err = chat.Ask(ctx, "still mine")
+		require.NoError(t, err, "the refused open changed nothing")
+
+		require.NoError(t, chat.Close(ctx))
+		_, err = chat.Send(ctx, "after close")
+		require.ErrorIs(t, err, ErrChatClosed)
+		require.ErrorIs(t, err, ErrClosed, "a closed chat also matches ErrClosed")
+		assert.Contains(t, err.Error(), "OpenChat", "says how to go on")
+		_, ok = c.Chat(id)
+		assert.False(t, ok)
+
+		reopened, err := c.OpenChat(ctx, id)
+		require.NoError(t, err)
+		assert.NotSame(t, chat, reopened)
+		r, err := reopened.Ask(ctx, "reopened")
+		require.NoError(t, err)
+		assert.Equal(t, id, r.ChatID)
 	})
 }
 

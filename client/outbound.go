@@ -33,6 +33,7 @@ func (c *Client) failItem(it queue.Item, err error) {
 			err = context.DeadlineExceeded
 		}
 	}
+	c.queueDropHook(om, err)
 	c.failWire(om, err)
 }
 

@@ -80,14 +80,28 @@ func (ch *Chat) recoverLoop() {
 		switch {
 		case err == nil:
 			items := historyItems(hist)
+			var info RecoveryInfo
 			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-				return l.Recover(ch.key, items, now, out)
+				n := len(out)
+				out = l.Recover(ch.key, items, now, out)
+				info = recoveryCounts(out[n:])
+				return out
 			})
+			if info.Recovered+info.Failed > 0 {
+				info.ChatID = ch.ID()
+				eventHook(c, c.cfg.Hooks.Recovery, info)
+			}
 		case unrecoverable(err):
 			c.log.Warn("miptech: replies lost with the connection cannot be recovered", "chat_id", ch.ID(), "err", err)
+			var info RecoveryInfo
 			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-				return l.GiveUp(ch.key, ErrReplyLost, now, out)
+				n := len(out)
+				out = l.GiveUp(ch.key, ErrReplyLost, now, out)
+				info = recoveryCounts(out[n:])
+				return out
 			})
+			info.ChatID, info.Err = ch.ID(), err
+			eventHook(c, c.cfg.Hooks.Recovery, info)
 			return
 		default:
 			c.log.Warn("miptech: history recovery failed; trying again", "chat_id", ch.ID(), "err", err)
@@ -111,4 +125,19 @@ func unrecoverable(err error) bool {
 	}
 	var apiErr *protocol.APIError
 	return errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusMethodNotAllowed)
+}
+
+// recoveryCounts counts the replies recovered and the messages given up
+// among a recovery's decisions.
+func recoveryCounts(ds []registry.Decision) RecoveryInfo {
+	var info RecoveryInfo
+	for _, d := range ds {
+		switch {
+		case d.Kind == registry.DecideComplete && d.Recovered:
+			info.Recovered++
+		case d.Kind == registry.DecideFail:
+			info.Failed++
+		}
+	}
+	return info
 }

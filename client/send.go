@@ -84,11 +84,13 @@ func (ch *Chat) Send(ctx context.Context, text string) (*Message, error) {
 // usable returns why the chat cannot send now, or nil.
 func (ch *Chat) usable() error {
 	ch.mu.Lock()
-	closed, left := ch.closed, ch.left
+	closed, left, closedErr := ch.closed, ch.left, ch.closedErrLocked()
 	ch.mu.Unlock()
 	switch {
-	case closed || ch.c.isClosed():
+	case ch.c.isClosed():
 		return ErrClosed
+	case closed:
+		return closedErr
 	case left:
 		return ErrChatLeft
 	}
@@ -111,6 +113,10 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 		w.payload = payload
 	}
 	now := c.clock.Now()
+	w.start = now
+	if f := c.cfg.Hooks.MessageStart; f != nil {
+		w.hctx = startHook(f, ctx, w.info(now)) // before the ledger shares w
+	}
 	ch.mu.Lock()
 	ch.addView(MessageView{ClientMessageID: id, ChatID: ch.id, Role: protocol.RoleUser, Text: text, Status: registry.StatusSending, Time: now})
 	ch.mu.Unlock()
@@ -136,6 +142,8 @@ func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
 		return err
 	}
 	if err := ch.c.send(it); err != nil {
+		om, _ := it.Value.(*outMsg)
+		ch.c.queueDropHook(om, err)
 		ch.c.failMessage(w, err)
 		return err
 	}

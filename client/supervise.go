@@ -22,7 +22,9 @@ func (c *Client) supervise() {
 			return
 		}
 		c.stats.attempts.Add(1)
+		hookDone := c.connectHooks(retries+1, retries > 0)
 		conn, err := c.connectOnce(c.ctx, retries > 0)
+		hookDone(err)
 		if err == nil {
 			retries = 0
 			delays.reset()

@@ -2,7 +2,13 @@ package client
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/registry"
 )
 
 // Hooks observe a Client for metrics and tracing, in the style of
@@ -130,7 +136,9 @@ type RecoveryInfo struct {
 type QueueDropInfo struct {
 	ChatID          string
 	ClientMessageID string
-	// Err is ErrQueueFull, ErrExpired, ErrEvicted or the sender's ctx error.
+	// Err is why: ErrQueueFull, ErrExpired, ErrEvicted, the sender's ctx
+	// error, or what ended the client's connecting (a *FailedError,
+	// ErrClosed) while the message waited.
 	Err error
 }
 
@@ -140,4 +148,138 @@ type DuplicateInfo struct {
 	Type string
 	// ChatID is its chat, if it names one.
 	ChatID string
+}
+
+// startHook calls a MessageStart hook and returns the context for the
+// message's later hooks.
+func startHook(f func(context.Context, MessageInfo) context.Context, ctx context.Context, info MessageInfo) context.Context {
+	if hctx := f(ctx, info); hctx != nil {
+		return hctx
+	}
+	return ctx
+}
+
+// info describes w's current attempt at now. Called with Client.lmu held,
+// or before w is shared.
+func (w *waiter) info(now time.Time) MessageInfo {
+	return MessageInfo{ChatID: w.chat.ID(), ClientMessageID: w.clientID, ServerID: w.serverID,
+		Attempt: w.attempt, Bytes: len(w.text), Start: w.start, Time: now}
+}
+
+// hookContext is the context of w's hooks. Called with Client.lmu held.
+func (w *waiter) hookContext() context.Context {
+	switch {
+	case w.hctx != nil:
+		return w.hctx
+	case w.ctx != nil:
+		return w.ctx
+	}
+	return context.Background()
+}
+
+// messageHook has f, when set, called with w's state at now on the callback
+// goroutine, in order with the events. Called with Client.lmu held.
+func (c *Client) messageHook(f func(context.Context, MessageInfo), w *waiter, now time.Time) {
+	if f == nil {
+		return
+	}
+	ctx, info := w.hookContext(), w.info(now)
+	c.disp.enqueue(func() { f(ctx, info) })
+}
+
+// doneHook has Hooks.MessageDone, when set, called with w's outcome.
+// Called with Client.lmu held.
+func (c *Client) doneHook(w *waiter, done MessageDoneInfo, now time.Time) {
+	f := c.cfg.Hooks.MessageDone
+	if f == nil {
+		return
+	}
+	ctx, d := w.hookContext(), done // a copy: a captured parameter would be allocated even when f is nil
+	d.MessageInfo = w.info(now)
+	c.disp.enqueue(func() { f(ctx, d) })
+}
+
+// duplicateHook has Hooks.DuplicateDropped, when set, called for an event
+// of type typ dropped as a duplicate; w is its message, if known.
+func (c *Client) duplicateHook(typ string, w *waiter) {
+	f := c.cfg.Hooks.DuplicateDropped
+	if f == nil {
+		return
+	}
+	info := DuplicateInfo{Type: typ}
+	if w != nil {
+		info.ChatID = w.chat.ID()
+	}
+	c.disp.enqueue(func() { f(info) })
+}
+
+// inputType names the event type of a ledger input.
+func inputType(k registry.InputKind) string {
+	switch k {
+	case registry.InAck:
+		return protocol.TypeMessageReceived
+	case registry.InProcessing:
+		return protocol.TypeProcessing
+	case registry.InStart:
+		return protocol.TypeResponseStart
+	case registry.InChunk:
+		return protocol.TypeResponseChunk
+	case registry.InComplete:
+		return protocol.TypeResponseComplete
+	case registry.InError:
+		return protocol.TypeError
+	}
+	return ""
+}
+
+// queueDropHook has Hooks.QueueDrop, when set, called for the message of
+// om refused or dropped before it was written.
+func (c *Client) queueDropHook(om *outMsg, err error) {
+	f := c.cfg.Hooks.QueueDrop
+	if f == nil || om == nil || om.w == nil {
+		return
+	}
+	c.lmu.Lock()
+	info := QueueDropInfo{ChatID: om.chat.ID(), ClientMessageID: om.w.clientID, Err: err}
+	c.lmu.Unlock()
+	c.disp.enqueue(func() { f(info) })
+}
+
+// eventHook has f, when set, called with v on the callback goroutine.
+func eventHook[T any](c *Client, f func(T), v T) {
+	if f != nil {
+		v := v // a captured parameter would be allocated even when f is nil
+		c.disp.enqueue(func() { f(v) })
+	}
+}
+
+// connectHooks calls Hooks.ConnectStart and returns the function that calls
+// Hooks.ConnectDone with the attempt's outcome.
+func (c *Client) connectHooks(attempt int, reconnect bool) (done func(error)) {
+	h := c.cfg.Hooks
+	if h.ConnectStart == nil && h.ConnectDone == nil {
+		return func(error) {}
+	}
+	start := ConnectStartInfo{Attempt: attempt, Reconnect: reconnect, Time: c.clock.Now()}
+	ctx := c.ctx
+	if h.ConnectStart != nil {
+		if hctx := h.ConnectStart(ctx, start); hctx != nil {
+			ctx = hctx
+		}
+	}
+	return func(err error) {
+		if h.ConnectDone == nil {
+			return
+		}
+		info := ConnectDoneInfo{ConnectStartInfo: start, Err: err, Duration: c.clock.Now().Sub(start.Time)}
+		var ce *ConnectError
+		var wce *websocket.CloseError
+		switch {
+		case errors.As(err, &ce) && ce.Trigger.Cause == protocol.CauseClose:
+			info.CloseCode = ce.Trigger.Code
+		case errors.As(err, &wce):
+			info.CloseCode = wce.Code
+		}
+		h.ConnectDone(ctx, info)
+	}
 }

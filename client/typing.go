@@ -19,8 +19,8 @@ func (ch *Chat) Typing(ctx context.Context) error {
 	now := ch.c.clock.Now()
 	ch.mu.Lock()
 	if ch.closed {
-		ch.mu.Unlock()
-		return ErrClosed
+		defer ch.mu.Unlock()
+		return ch.closedErrLocked()
 	}
 	ch.typingReq = now
 	send := !ch.typingOn || now.Sub(ch.typingAt) >= ch.c.cfg.TypingThrottle
