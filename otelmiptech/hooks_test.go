@@ -215,28 +215,40 @@ func TestHooks_QueueOverflowCountsRejectedAndObservesQueueLength(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrQueueFull)
 	drop := next(t, ctx, h.probe.drops, "QueueDrop")
 	require.ErrorIs(t, drop.Err, client.ErrQueueFull)
+	// The refused message ends at once, with the error Send returned.
+	done := next(t, ctx, h.probe.done, "MessageDone")
+	require.ErrorIs(t, done.Err, client.ErrQueueFull)
 
 	rm := h.collect(t)
 	assert.Equal(t, int64(1), intValue(t, rm, nameQueueRejected, keyQueueReason.String("full")))
+	assert.Equal(t, int64(1), intValue(t, rm, nameMessages, keyMessageOutcome.String(outcomeFailed), keyErrorType.String("queue_full")))
 	assert.Equal(t, int64(2), intValue(t, rm, nameQueueLength, attribute.String("client", "a")))
-	assert.Empty(t, h.ended(SpanMessage), "queued messages are still open")
+	msgs := h.ended(SpanMessage)
+	require.Len(t, msgs, 1, "the queued messages' spans are still open")
+	assertChildOf(t, msgs[0], parent)
+	assert.Equal(t, codes.Error, msgs[0].Status().Code)
+	v, _ := attrOf(msgs[0], keyErrorType)
+	assert.Equal(t, "queue_full", v.AsString())
 
-	// Closing fails the queued messages: their spans end with the error.
-	closeClient(t, c)
+	// Once the platform is ready, the queued messages go out and are
+	// answered.
+	srv.WithholdReady(false)
+	srv.DropAll(1012) // reconnect; now the platform gets ready
+	require.NoError(t, c.Connect(ctx))
 	for range 2 {
 		done := next(t, ctx, h.probe.done, "MessageDone")
-		require.ErrorIs(t, done.Err, client.ErrClosed)
+		require.NoError(t, done.Err)
 	}
 	parent.End()
-	msgs := h.ended(SpanMessage)
-	require.Len(t, msgs, 2)
-	for _, s := range msgs {
+	msgs = h.ended(SpanMessage)
+	require.Len(t, msgs, 3)
+	for _, s := range msgs[1:] {
 		assertChildOf(t, s, parent)
-		assert.Equal(t, codes.Error, s.Status().Code)
-		assert.False(t, hasEvents(eventNames(s), eventWritten), "never written")
+		assert.Equal(t, codes.Unset, s.Status().Code)
+		assert.True(t, hasEvents(eventNames(s), eventWritten, eventAcknowledged, eventFirstChunk), "events %v", eventNames(s))
 	}
 	rm = h.collect(t)
-	assert.Equal(t, int64(2), intValue(t, rm, nameMessages, keyMessageOutcome.String(outcomeFailed), keyErrorType.String("closed")))
+	assert.Equal(t, int64(2), intValue(t, rm, nameMessages, keyMessageOutcome.String(outcomeAnswered)))
 	assert.Equal(t, int64(0), intValue(t, rm, nameQueueLength, attribute.String("client", "a")))
 
 	require.NoError(t, unregister())
@@ -308,7 +320,10 @@ func TestHooks_FailedConnectAttemptSpanAndDuration(t *testing.T) {
 	assert.Equal(t, "handshake_503", v.AsString())
 	rm := h.collect(t)
 	assert.Equal(t, uint64(1), histCount(t, rm, nameConnectDuration, keyConnectOutcome.String(outcomeError), keyErrorType.String("handshake_503")))
-	assert.Equal(t, int64(0), intValue(t, rm, nameReconnects), "never ready before: not a reconnect")
+	// A ready after a failed attempt is a reconnect for the client
+	// (Stats.Reconnects), and so for the counter.
+	assert.Equal(t, int64(c.Stats().Reconnects), intValue(t, rm, nameReconnects))
+	assert.Equal(t, int64(1), intValue(t, rm, nameReconnects))
 }
 
 func TestNewHooks_InstrumentsHaveUnitsAndDescriptions(t *testing.T) {
