@@ -192,12 +192,28 @@ func (c *Client) addChat(ch *Chat) error {
 	if id := ch.ID(); id != "" {
 		c.byID[id] = ch
 	}
+	c.q.SetChatCap(c.chatShareLocked())
 	conn := c.conn
 	c.mu.Unlock()
 	if conn != nil {
 		ch.joinOn(conn)
 	}
 	return c.startLazy()
+}
+
+// chatShareLocked returns the most queued messages one chat may hold now
+// (Config.QueuePerChat). Called with c.mu held.
+func (c *Client) chatShareLocked() int {
+	size, per := c.cfg.QueueSize, c.cfg.QueuePerChat
+	switch {
+	case per < 0:
+		return 0
+	case per > 0:
+		return per
+	case len(c.chats) <= 1:
+		return size
+	}
+	return max(size/len(c.chats), size/10, 1)
 }
 
 func (c *Client) removeChat(ch *Chat) {
@@ -214,6 +230,7 @@ func (c *Client) removeChat(ch *Chat) {
 			delete(c.byID, id)
 		}
 	}
+	c.q.SetChatCap(c.chatShareLocked())
 }
 
 // indexChat records the id a degraded chat learned.

@@ -75,9 +75,13 @@ type Client struct {
 // Chat and send, which connects lazily. It returns a *ConfigError when cfg is
 // invalid.
 func New(cfg Config) (*Client, error) {
+	defaultURL := cfg.APIURL == ""
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if defaultURL {
+		cfg.Logger.Info("miptech: no Config.APIURL; connecting to the local default", "url", DefaultAPIURL)
 	}
 	c := &Client{
 		cfg:       cfg,

@@ -136,8 +136,17 @@ type Config struct {
 	// MaxBackoff caps the delay between retries. Zero means 30 s.
 	MaxBackoff time.Duration
 
-	// QueueSize is the outbound queue capacity in messages. Zero means 50.
+	// QueueSize is the outbound queue capacity in messages, shared by the
+	// client's chats. Zero means 50.
 	QueueSize int
+	// QueuePerChat bounds the queued messages of one chat, so that a busy
+	// chat cannot take the slots the others need while the connection is
+	// down: a chat at its bound gets ErrQueueFull (or, under DropOldest,
+	// loses its own oldest message) while the queue still has room. Zero
+	// means a fair share: QueueSize divided by the open chats, and at least
+	// a tenth of QueueSize (all of it with one chat). Negative means no
+	// per-chat bound.
+	QueuePerChat int
 	// QueuePolicy is the overflow policy. Zero means queue.RejectNew.
 	QueuePolicy queue.Policy
 	// QueueTTL is how long a message may wait in the queue when its context

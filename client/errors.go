@@ -25,7 +25,11 @@ var (
 	// (Client.Chat finds it), or close it before opening the id again.
 	ErrChatOpen = errors.New("client: chat already open on this client; use the *Chat OpenChat returned (Client.Chat finds it) or close it first")
 	// ErrQueueFull is returned by Send when the outbound queue is full while
-	// the connection is down. Wait for StateReady, or raise Config.QueueSize.
+	// the connection is down, or when the chat holds its share of it
+	// (Config.QueuePerChat: one busy chat cannot take every slot of the
+	// client-wide queue), or when the platform stops reading and the write
+	// buffer is full while ready. Wait for StateReady, or raise
+	// Config.QueueSize.
 	ErrQueueFull = queue.ErrQueueFull
 	// ErrExpired is returned for a message that waited in the outbound queue
 	// past its deadline (its context's, or Config.QueueTTL).

@@ -101,6 +101,8 @@ type Queue struct {
 	ttl      time.Duration
 	now      func() time.Time
 
+	chatCap int // most chat messages one chat may hold; 0: Capacity
+
 	items []Item // FIFO order, oldest first
 	// typing is the number of typing frames in items.
 	typing int
@@ -180,6 +182,18 @@ func (q *Queue) Push(it Item) ([]Removed, error) {
 	if typing {
 		removed = q.coalesceLocked(it.ChatID, removed)
 	}
+	if !typing && q.chatCap > 0 && q.chatCap < q.capacity {
+		if n, oldest := q.chatLocked(it.ChatID); n >= q.chatCap {
+			// The chat holds its share: under RejectNew it waits like a
+			// full queue; under DropOldest its own oldest frame goes.
+			if q.policy != DropOldest {
+				q.stats.Rejected++
+				return removed, ErrQueueFull
+			}
+			removed = append(removed, Removed{Item: q.removeAtLocked(oldest), Err: ErrEvicted})
+			q.stats.Evicted++
+		}
+	}
 	if len(q.items) >= q.capacity {
 		victim := -1
 		switch {
@@ -204,6 +218,32 @@ func (q *Queue) Push(it Item) ([]Removed, error) {
 	q.noteDeadlineLocked(it.Deadline)
 	q.stats.Pushed++
 	return removed, nil
+}
+
+// SetChatCap bounds the chat messages that one chat (Item.ChatID) may hold,
+// so that one busy chat cannot take every slot while others wait: a chat at
+// its cap is treated as a full queue (RejectNew refuses, DropOldest evicts
+// the chat's own oldest frame). n <= 0 or n >= Capacity removes the bound.
+// Frames already queued stay.
+func (q *Queue) SetChatCap(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.chatCap = max(n, 0)
+}
+
+// chatLocked returns the number of chat messages of chatID in the queue and
+// the index of its oldest.
+func (q *Queue) chatLocked(chatID string) (n, oldest int) {
+	oldest = -1
+	for i, it := range q.items {
+		if it.ChatID == chatID && !isTyping(it.Type) {
+			if n == 0 {
+				oldest = i
+			}
+			n++
+		}
+	}
+	return n, oldest
 }
 
 // coalesceLocked removes every pending typing frame of chatID, appending

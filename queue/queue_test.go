@@ -2,6 +2,7 @@ package queue
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -420,4 +421,40 @@ func TestErrors_SayWhatToDo(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotQueueable)
 	assert.Contains(t, err.Error(), `"ping"`, "the refused type is named")
 	assert.False(t, errors.Is(err, ErrQueueFull))
+}
+
+func TestQueue_AChatAtItsCapWaitsWhileOthersStillQueue(t *testing.T) {
+	for _, policy := range []Policy{RejectNew, DropOldest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			q := New(Config{Capacity: 10, Policy: policy})
+			q.SetChatCap(3)
+			msg := func(chat string, n int) Item {
+				return Item{Type: protocol.TypeChatMessage, ChatID: chat, Payload: []byte(fmt.Sprint(chat, n))}
+			}
+			for i := range 3 {
+				_, err := q.Push(msg("noisy", i))
+				require.NoError(t, err)
+			}
+			removed, err := q.Push(msg("noisy", 3))
+			if policy == RejectNew {
+				require.ErrorIs(t, err, ErrQueueFull, "the noisy chat holds its share")
+				assert.Empty(t, removed)
+			} else {
+				require.NoError(t, err)
+				require.Len(t, removed, 1)
+				assert.Equal(t, "noisy0", string(removed[0].Item.Payload), "its own oldest goes, nobody else's")
+				assert.ErrorIs(t, removed[0].Err, ErrEvicted)
+			}
+			for i := range 3 {
+				_, err := q.Push(msg("quiet", i))
+				require.NoError(t, err, "another chat still queues")
+			}
+			_, err = q.Push(Item{Type: protocol.TypeTypingStart, ChatID: "noisy"})
+			require.NoError(t, err, "typing frames are not counted: one per chat at most")
+			assert.Equal(t, 7, q.Len())
+			q.SetChatCap(0)
+			_, err = q.Push(msg("noisy", 4))
+			require.NoError(t, err, "no cap: the capacity alone bounds")
+		})
+	}
 }
