@@ -168,7 +168,7 @@ func (c *Client) waitReady(ctx context.Context, conn *wsConn) error {
 		return err
 	case <-readyTimer.C():
 		return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseReadyTimeout}, Retryable: true,
-			Err: errors.New("no connection_ready from the platform in time; it may be initializing")}
+			Err: errors.New("the platform may still be initializing; it is tried again")}
 	case <-ctx.Done():
 		return ctx.Err()
 	}

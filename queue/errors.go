@@ -7,7 +7,7 @@ import "errors"
 var (
 	// ErrQueueFull is returned by Push when the queue holds Capacity frames
 	// and none of them may be evicted for the new one.
-	ErrQueueFull = errors.New("queue: full; wait for the connection to be ready, or raise the queue capacity or choose the DropOldest policy")
+	ErrQueueFull = errors.New("queue: full, or the chat holds its share of it; wait for the connection to be ready, or raise the queue capacity or choose the DropOldest policy")
 	// ErrNotQueueable is returned (wrapped with the frame type) by Push for a
 	// frame type that never waits in the queue; see protocol.Queueable.
 	ErrNotQueueable = errors.New("queue: frame type not queueable; only chat_message, typing_start and typing_stop wait for a connection, send other frames when connected")
