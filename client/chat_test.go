@@ -488,6 +488,7 @@ func TestChat_StatusTransitionsMonotonicAndReportedOnce(t *testing.T) {
 }
 
 func TestChat_CancelledAskAndCloseMidStream(t *testing.T) {
+	t.Parallel() // waits on deadlines and slow replies, not the CPU
 	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
 			return platformtest.Reply{Chunks: []string{"x", "y", "z"}, ChunkDelay: 200 * time.Millisecond}

@@ -244,6 +244,7 @@ func TestLedger_NewChatWithAnEndedContextCreatesNothing(t *testing.T) {
 }
 
 func TestLedger_AContextDeadlineIsReturnedAsItself(t *testing.T) {
+	t.Parallel() // waits on deadlines and slow replies, not the CPU
 	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		srv.RefuseHandshakes(1000, 503) // the platform is down
 		c := newClient(t, srv, form)

@@ -77,6 +77,7 @@ func TestChat_RESTSendOnAFailedClientFailsWithoutReconnecting(t *testing.T) {
 }
 
 func TestChat_LeaveStopsTheFramesTheWriterHasNotWritten(t *testing.T) {
+	t.Parallel() // waits on deadlines and slow replies, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	c := newClient(t, srv, nil)
 	ctx := ctxT(t, 30*time.Second)
