@@ -91,12 +91,9 @@ func (s *session) fail(err error) {
 
 // connectionFailed reports the connection failure; it returns exit code 1.
 func (s *session) connectionFailed() int {
-	var fe *client.FailedError
-	if errors.As(s.failErr, &fe) {
-		s.con.errorf("connection failed after %d attempt(s): %v", fe.Attempts, fe.Last)
-	} else {
-		s.con.errorf("connection failed: %v", s.failErr)
-	}
+	// The SDK's error is one line that already says what failed, after
+	// how many attempts, and what to do.
+	s.con.errorf("%v", s.failErr)
 	return exitFailure
 }
 

@@ -280,7 +280,7 @@ func TestRun_HandshakeRefusedFailsAtOnce(t *testing.T) {
 	assert.Empty(t, p.stdout.String())
 	stderr := p.stderr.String()
 	failedAt := strings.Index(stderr, "state: failed")
-	errorAt := strings.Index(stderr, "error: connection failed after 1 attempt(s): ")
+	errorAt := strings.Index(stderr, "error: client: connection failed after 1 attempt: ")
 	require.GreaterOrEqual(t, failedAt, 0, stderr)
 	require.Greater(t, errorAt, failedAt, "the state change, then the error that ends the program")
 	assert.Contains(t, stderr[errorAt:], "401")
