@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,46 +86,47 @@ func TestOutbox_APlatformThatStopsReadingMakesSendFailInsteadOfGrowing(t *testin
 const outboxSends = 100_000
 
 func TestOutbox_ANoisyChatCannotTakeTheQuietChatsSlots(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chats := make([]*Chat, 10)
-	for i := range chats {
-		ch, err := c.OpenChat(ctx, fmt.Sprintf("chat-fair-%d", i))
-		require.NoError(t, err)
-		chats[i] = ch
-	}
-	require.NoError(t, c.WaitForState(ctx, StateReady))
-	srv.RefuseHandshakes(1000, 503) // a gateway outage: everything queues
-	srv.DropAll(websocket.CloseGoingAway)
-	require.NoError(t, c.WaitForState(ctx, StateReconnecting))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chats := make([]*Chat, 10)
+		for i := range chats {
+			ch, err := c.OpenChat(ctx, uuid.NewString())
+			require.NoError(t, err)
+			chats[i] = ch
+		}
+		require.NoError(t, c.WaitForState(ctx, StateReady))
+		srv.RefuseHandshakes(1000, 503) // a gateway outage: everything queues
+		srv.DropAll(websocket.CloseGoingAway)
+		require.NoError(t, c.WaitForState(ctx, StateReconnecting))
 
-	noisy, quiet := chats[0], chats[1:]
-	var accepted []*Message
-	refused := 0
-	for i := range DefaultQueueSize {
-		m, err := noisy.Send(ctx, fmt.Sprint("noisy ", i))
-		if errors.Is(err, ErrQueueFull) {
-			refused++
-			continue
+		noisy, quiet := chats[0], chats[1:]
+		var accepted []*Message
+		refused := 0
+		for i := range DefaultQueueSize {
+			m, err := noisy.Send(ctx, fmt.Sprint("noisy ", i))
+			if errors.Is(err, ErrQueueFull) {
+				refused++
+				continue
+			}
+			require.NoError(t, err)
+			accepted = append(accepted, m)
 		}
-		require.NoError(t, err)
-		accepted = append(accepted, m)
-	}
-	share := DefaultQueueSize / len(chats)
-	assert.Len(t, accepted, share, "the noisy chat holds its fair share of the queue")
-	assert.Equal(t, DefaultQueueSize-share, refused)
-	var quietMsgs []*Message
-	for i, ch := range quiet {
-		for j := range share - 1 {
-			m, err := ch.Send(ctx, fmt.Sprintf("quiet %d.%d", i, j))
-			require.NoError(t, err, "a quiet chat is never refused while it is under its share")
-			quietMsgs = append(quietMsgs, m)
+		share := DefaultQueueSize / len(chats)
+		assert.Len(t, accepted, share, "the noisy chat holds its fair share of the queue")
+		assert.Equal(t, DefaultQueueSize-share, refused)
+		var quietMsgs []*Message
+		for i, ch := range quiet {
+			for j := range share - 1 {
+				m, err := ch.Send(ctx, fmt.Sprintf("quiet %d.%d", i, j))
+				require.NoError(t, err, "a quiet chat is never refused while it is under its share")
+				quietMsgs = append(quietMsgs, m)
+			}
 		}
-	}
-	srv.RefuseHandshakes(0, 0)
-	for _, m := range append(accepted, quietMsgs...) {
-		_, err := m.Wait(ctx)
-		require.NoError(t, err, "every accepted message is answered after the outage")
-	}
+		srv.RefuseHandshakes(0, 0)
+		for _, m := range append(accepted, quietMsgs...) {
+			_, err := m.Wait(ctx)
+			require.NoError(t, err, "every accepted message is answered after the outage")
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,34 +198,35 @@ func TestHooks_RecoveryAndDuplicatesAreObserved(t *testing.T) {
 }
 
 func TestHooks_QueueDropsAndProtocolErrorsAreObserved(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	var h hookLog
-	var c *Client
-	c = newClient(t, srv, func(cfg *Config) { cfg.Hooks = h.hooks(&c); cfg.QueueSize = 1 })
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-hooks-queue")
-	require.NoError(t, err)
-	require.NoError(t, c.WaitForState(ctx, StateReady))
-	srv.RefuseHandshakes(1000, 503)
-	srv.DropAll(websocket.CloseGoingAway)
-	require.NoError(t, c.WaitForState(ctx, StateReconnecting))
-	_, err = chat.Send(ctx, "queued")
-	require.NoError(t, err)
-	m, err := chat.Send(ctx, "refused")
-	require.ErrorIs(t, err, ErrQueueFull)
-	require.Nil(t, m)
-	syncCallbacks(t, c)
-	drops := h.matching("queue-drop ")
-	require.Len(t, drops, 1)
-	assert.Contains(t, drops[0], ErrQueueFull.Error())
-	require.Eventually(t, func() bool { return slices.Contains(h.matching("connect-done"), "connect-done 2 err=true code=0") },
-		5*time.Second, time.Millisecond, "the refused attempt is done with its error")
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		var h hookLog
+		var c *Client
+		c = newClient(t, srv, then(form, func(cfg *Config) { cfg.Hooks = h.hooks(&c); cfg.QueueSize = 1 }))
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		require.NoError(t, c.WaitForState(ctx, StateReady))
+		srv.RefuseHandshakes(1000, 503)
+		srv.DropAll(websocket.CloseGoingAway)
+		require.NoError(t, c.WaitForState(ctx, StateReconnecting))
+		_, err = chat.Send(ctx, "queued")
+		require.NoError(t, err)
+		m, err := chat.Send(ctx, "refused")
+		require.ErrorIs(t, err, ErrQueueFull)
+		require.Nil(t, m)
+		syncCallbacks(t, c)
+		drops := h.matching("queue-drop ")
+		require.Len(t, drops, 1)
+		assert.Contains(t, drops[0], ErrQueueFull.Error())
+		require.Eventually(t, func() bool { return slices.Contains(h.matching("connect-done"), "connect-done 2 err=true code=0") },
+			5*time.Second, time.Millisecond, "the refused attempt is done with its error")
 
-	srv.RefuseHandshakes(0, 0)
-	require.NoError(t, c.WaitForState(ctx, StateReady))
-	require.NoError(t, srv.SendRaw(srv.Connections()[0].ConnID, websocket.TextMessage, []byte(`{"type":`)))
-	require.NoError(t, srv.SendRaw(srv.Connections()[0].ConnID, websocket.TextMessage, []byte(`{"type":"ping"}`)))
-	require.Eventually(t, func() bool { return len(h.matching("protocol-error")) == 1 }, 5*time.Second, time.Millisecond)
+		srv.RefuseHandshakes(0, 0)
+		require.NoError(t, c.WaitForState(ctx, StateReady))
+		require.NoError(t, srv.SendRaw(srv.Connections()[0].ConnID, websocket.TextMessage, []byte(`{"type":`)))
+		require.NoError(t, srv.SendRaw(srv.Connections()[0].ConnID, websocket.TextMessage, []byte(`{"type":"ping"}`)))
+		require.Eventually(t, func() bool { return len(h.matching("protocol-error")) == 1 }, 5*time.Second, time.Millisecond)
+	})
 }
 
 func TestHooks_UnsetHooksAllocateNothing(t *testing.T) {
@@ -246,21 +248,22 @@ func TestHooks_UnsetHooksAllocateNothing(t *testing.T) {
 }
 
 func TestHooks_MessagesFailedByCloseAreDone(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	var h hookLog
-	var c *Client
-	c = newClient(t, srv, func(cfg *Config) { cfg.Hooks = h.hooks(&c) })
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-hooks-close")
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	srv.Stall(true) // the platform stops reading: no reply comes
-	t.Cleanup(func() { srv.Stall(false) })
-	waiting, err := chat.Send(ctx, "waiting for its reply")
-	require.NoError(t, err)
-	require.NoError(t, c.Close(ctx))
-	_, err = waiting.Wait(ctx)
-	require.ErrorIs(t, err, ErrClosed)
-	assert.Equal(t, []string{fmt.Sprintf("done %s err=%v reply=0 recovered=false late=false", waiting.ID(), ErrClosed)},
-		h.matching("done "), "every started message is done, Close or not")
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		var h hookLog
+		var c *Client
+		c = newClient(t, srv, then(form, func(cfg *Config) { cfg.Hooks = h.hooks(&c) }))
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		srv.Stall(true) // the platform stops reading: no reply comes
+		t.Cleanup(func() { srv.Stall(false) })
+		waiting, err := chat.Send(ctx, "waiting for its reply")
+		require.NoError(t, err)
+		require.NoError(t, c.Close(ctx))
+		_, err = waiting.Wait(ctx)
+		require.ErrorIs(t, err, ErrClosed)
+		assert.Equal(t, []string{fmt.Sprintf("done %s err=%v reply=0 recovered=false late=false", waiting.ID(), ErrClosed)},
+			h.matching("done "), "every started message is done, Close or not")
+	})
 }
