@@ -36,13 +36,13 @@ type chatHost interface {
 
 	// Outbound frames.
 	encodeFrame(t string, payload any) ([]byte, error)
-	send(it queue.Item) error
+	send(it queue.Item[*outMsg]) error
 	sendControl(t string, payload any)
-	removeFrames(match func(queue.Item) bool) *wsConn
+	removeFrames(match func(queue.Item[*outMsg]) bool) *wsConn
 
 	// The ledger and the outcomes of messages.
 	decide(step func(l *registry.Ledger, out []registry.Decision) []registry.Decision)
-	nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, error)
+	nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item[*outMsg], error)
 	failMessage(w *waiter, err error)
 	flushMerged(w *waiter, now time.Time)
 	queueDropHook(om *outMsg, err error)
@@ -70,7 +70,7 @@ func (c *Client) currentConn() *wsConn {
 // removeFrames takes the frames match selects out of the queue and out of
 // what waits for the current connection's writer, and returns that
 // connection (nil when none).
-func (c *Client) removeFrames(match func(queue.Item) bool) *wsConn {
+func (c *Client) removeFrames(match func(queue.Item[*outMsg]) bool) *wsConn {
 	c.q.Remove(match)
 	conn := c.currentConn()
 	if conn != nil {

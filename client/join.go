@@ -69,8 +69,8 @@ func (ch *Chat) leave(ctx context.Context, cause error) error {
 	id := ch.id
 	ch.mu.Unlock()
 	ch.host.removeChat(ch)
-	ofChat := func(it queue.Item) bool {
-		if om, ok := it.Value.(*outMsg); ok {
+	ofChat := func(it queue.Item[*outMsg]) bool {
+		if om := it.Value; om != nil {
 			return om.chat == ch
 		}
 		return id != "" && it.ChatID == id

@@ -238,18 +238,18 @@ func (m *Message) Retry(ctx context.Context) error {
 
 // nextAttemptLocked starts a new attempt of w in the ledger. Called with
 // c.lmu held.
-func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, error) {
+func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item[*outMsg], error) {
 	ch := w.chat
 	wire := registry.NewClientMessageID()
 	payload, err := c.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
 		Message: w.text, ChatID: ch.ID(), TenantID: c.cfg.TenantID, ClientMessageID: wire, Stream: true,
 	})
 	if err != nil {
-		return queue.Item{}, err
+		return queue.Item[*outMsg]{}, err
 	}
 	ds, ok := c.ledger.Retry(ch.key, w.clientID, wire, w.text, w, w.attempt, c.clock.Now(), c.scratch[:0])
 	if !ok {
-		return queue.Item{}, ErrNotFailed
+		return queue.Item[*outMsg]{}, ErrNotFailed
 	}
 	w.attempt++
 	w.wire, w.payload, w.ctx = wire, payload, ctx

@@ -153,17 +153,17 @@ func recoveryCounts(ds []registry.Decision) RecoveryInfo {
 // took unacknowledged, in send order, to be sent again with the same
 // client_message_id after the rejoin (a second reply to one is a
 // duplicate). No context: the sender's context governed the first write.
-func (c *Client) resends(ch *Chat) []queue.Item {
+func (c *Client) resends(ch *Chat) []queue.Item[*outMsg] {
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
-	var out []queue.Item
+	var out []queue.Item[*outMsg]
 	for _, info := range c.ledger.Resends(ch.key) {
 		w, ok := info.Tag.(*waiter)
 		if !ok || w.viaREST || w.payload == nil {
 			c.ledger.Unhand(info.Wire)
 			continue
 		}
-		out = append(out, queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+		out = append(out, queue.Item[*outMsg]{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
 			Value: &outMsg{chat: ch, w: w, wire: w.wire}})
 	}
 	return out

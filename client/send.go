@@ -98,7 +98,7 @@ func (ch *Chat) usable() error {
 }
 
 // register enters a new user message in the ledger and builds its frame.
-func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item, error) {
+func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item[*outMsg], error) {
 	id := registry.NewClientMessageID()
 	w := &waiter{chat: ch, clientID: id, wire: id, text: text, ctx: ctx, attempt: 1,
 		viaREST: ch.cfg.SendMode == SendREST, doneCh: make(chan struct{}), notify: make(chan struct{})}
@@ -107,7 +107,7 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 			Message: text, ChatID: ch.ID(), TenantID: ch.cfg.TenantID, ClientMessageID: id, Stream: true,
 		})
 		if err != nil {
-			return nil, queue.Item{}, err
+			return nil, queue.Item[*outMsg]{}, err
 		}
 		w.payload = payload
 	}
@@ -136,14 +136,13 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 }
 
 // submit writes or queues a message's frame; a refusal fails the message.
-func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
+func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item[*outMsg]) error {
 	if w.viaREST {
 		_, err := ch.sendREST(ctx, w)
 		return err
 	}
 	if err := ch.host.send(it); err != nil {
-		om, _ := it.Value.(*outMsg)
-		ch.host.queueDropHook(om, err)
+		ch.host.queueDropHook(it.Value, err)
 		ch.host.failMessage(w, err)
 		return err
 	}
@@ -153,8 +152,8 @@ func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
 // item builds the queue item of a message's current attempt. Its deadline
 // is the sender's context's, which the queue enforces as ErrExpired and
 // failItem reports as the context's own error.
-func (ch *Chat) item(ctx context.Context, w *waiter) queue.Item {
-	it := queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+func (ch *Chat) item(ctx context.Context, w *waiter) queue.Item[*outMsg] {
+	it := queue.Item[*outMsg]{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
 		Value: &outMsg{chat: ch, w: w, wire: w.wire, ctx: ctx}}
 	if dl, ok := ctx.Deadline(); ok && dl.Before(ch.clock.Now().Add(ch.cfg.QueueTTL)) {
 		it.Deadline = dl

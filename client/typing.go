@@ -42,7 +42,7 @@ func (ch *Chat) sendTyping(t string) error {
 	if err != nil {
 		return err
 	}
-	return ch.host.send(queue.Item{Type: t, ChatID: id, Payload: payload})
+	return ch.host.send(queue.Item[*outMsg]{Type: t, ChatID: id, Payload: payload})
 }
 
 // stopTypingBeforeSend sends typing_stop when typing is on.
