@@ -638,27 +638,44 @@ func TestChat_LeaveStopsDeliveriesAndJoinIsIdempotent(t *testing.T) {
 }
 
 func TestChat_PlatformErrorFailsTheMessage(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-		return platformtest.Reply{Error: &platformtest.ErrorReply{Code: "ai_unavailable", Message: "AI service unavailable", Category: "processing"}}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+			return platformtest.Reply{Error: &platformtest.ErrorReply{Code: "ai_unavailable", Message: "AI service unavailable", Category: "processing"}}
+		})
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = chat.Ask(ctx, "fail please")
+		var pe *PlatformError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "ai_unavailable", pe.Code)
+		assert.Less(t, time.Since(start), DefaultResponseTimeout/2, "failed by the error frame, not by the reply timeout")
+		assert.NotNil(t, chat.State().Errors.Processing)
+		start = time.Now()
+		_, err = chat.Ask(ctx, "the next one fails too, at once")
+		require.ErrorAs(t, err, &pe, "the same error again is another error, not a duplicate")
+		assert.Less(t, time.Since(start), DefaultResponseTimeout/2)
+		assert.Zero(t, c.Stats().DuplicatesDropped)
 	})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	_, err = chat.Ask(ctx, "fail please")
-	var pe *PlatformError
-	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, "ai_unavailable", pe.Code)
-	assert.NotNil(t, chat.State().Errors.Processing)
 }
 
 func TestChat_RateLimitReportedAndSendsWait(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		wait := 2 * time.Second
+		if fc.server == platformtest.ProtocolTenantApp {
+			wait = protocol.DefaultRateLimitWait // its error frame names no wait
+		}
+		testRateLimitReportedAndSendsWait(t, srv, form, wait)
+	})
+}
+
+func testRateLimitReportedAndSendsWait(t *testing.T, srv *platformtest.Server, form func(*Config), wait time.Duration) {
 	srv.SetRetryAfter(2 * time.Second)
 	srv.RateLimit(1)
 	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
+	c := newClient(t, srv, then(form, withFakeClock(clk)))
 	ctx := ctxT(t, 10*time.Second)
 	chat, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
@@ -671,7 +688,7 @@ func TestChat_RateLimitReportedAndSendsWait(t *testing.T) {
 		assert.Equal(t, ErrorRateLimit, e.Kind)
 		var rl *RateLimitError
 		require.ErrorAs(t, e.Err, &rl)
-		assert.Equal(t, 2*time.Second, rl.RetryAfter)
+		assert.Equal(t, wait, rl.RetryAfter)
 	case <-ctx.Done():
 		t.Fatal("rate limit not reported")
 	}
@@ -686,7 +703,7 @@ func TestChat_RateLimitReportedAndSendsWait(t *testing.T) {
 		t.Fatal("send did not wait out the rate limit")
 	default:
 	}
-	clk.Advance(2 * time.Second)
+	clk.Advance(wait)
 	require.NoError(t, <-done)
 }
 

@@ -314,7 +314,7 @@ func (c *Client) read(conn *wsConn) {
 		if !c.disp.waitRoom(conn.stop) {
 			return // the connection or the client is shutting down
 		}
-		if ev.Key != "" && !perConnection(ev.Type) && c.dedup.Seen(ev.Key) {
+		if c.deduplicated(ev) && c.dedup.Seen(ev.Key) {
 			c.log.Debug("miptech: duplicate dropped", "type", ev.Type, "key", ev.Key)
 			eventHook(c, c.cfg.Hooks.DuplicateDropped, DuplicateInfo{Type: ev.Type, ChatID: ev.ChatID})
 			continue

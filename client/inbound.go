@@ -19,6 +19,22 @@ func perConnection(t string) bool {
 	return false
 }
 
+// deduplicated reports whether ev is checked against the dedup window.
+// Frames that belong to one connection are not (each connection has its
+// own). Neither is, in the realtime form, an event that names no message:
+// the platform replays nothing there, and two frames alike are two events
+// (the same error for two questions within one millisecond carries the
+// same time and data, so the same key).
+func (c *Client) deduplicated(ev normalize.Event) bool {
+	switch {
+	case ev.Key == "" || perConnection(ev.Type):
+		return false
+	case c.realtime() && ev.MessageID == "" && ev.ClientMessageID == "":
+		return false
+	}
+	return true
+}
+
 // handleInbound acts on one deduplicated event: connection lifecycle frames
 // here, chat events in their chat.
 func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
@@ -30,7 +46,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 			}
 		})
 	}
-	if ev.Type == protocol.TypeRateLimitExceeded || (ev.Type == protocol.TypeError && ev.RetryAfter > 0) {
+	if isRateLimit(ev) || (ev.Type == protocol.TypeError && ev.RetryAfter > 0) {
 		// Error frames too may ask to wait: sends wait it out.
 		c.rateLimited(ev.RetryAfter)
 	}
@@ -206,10 +222,18 @@ func (c *Client) rateWait() time.Duration {
 }
 
 func errorKindOf(ev normalize.Event) ErrorKind {
-	if ev.Type == protocol.TypeRateLimitExceeded || ev.RetryAfter > 0 {
+	if isRateLimit(ev) || ev.RetryAfter > 0 {
 		return ErrorRateLimit
 	}
 	return ErrorProcessing
+}
+
+// isRateLimit reports whether ev is a rate limit: a rate_limit_exceeded
+// frame, or an error frame with that code (the realtime form's tenant-app
+// variant has no rate_limit_exceeded frame).
+func isRateLimit(ev normalize.Event) bool {
+	return ev.Type == protocol.TypeRateLimitExceeded ||
+		(ev.Type == protocol.TypeError && ev.Code == protocol.TypeRateLimitExceeded)
 }
 
 // eventError turns an error or rate-limit frame into a typed error: a
@@ -225,8 +249,11 @@ func eventError(ev normalize.Event) error {
 	}
 	pe := &PlatformError{Code: ev.Code, Category: ev.Category, Message: ev.Text, MessageID: ev.MessageID,
 		RetryAfter: ev.RetryAfter, Retryable: ev.Retryable}
-	if ev.RetryAfter > 0 {
+	switch {
+	case ev.RetryAfter > 0:
 		return &RateLimitError{RetryAfter: ev.RetryAfter, Err: pe}
+	case isRateLimit(ev):
+		return &RateLimitError{RetryAfter: protocol.DefaultRateLimitWait, Err: pe}
 	}
 	return pe
 }

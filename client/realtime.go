@@ -117,6 +117,13 @@ func (c *Client) refreshOnAuthClose(err error, p protocol.Policy) protocol.Polic
 	if c.cfg.Token != nil || c.cfg.APIKey == "" || !c.realtime() {
 		return p
 	}
+	c.mu.Lock()
+	lived := c.clock.Now().Sub(c.connectedAt)
+	c.mu.Unlock()
+	if !c.fs.tokens.noteAuthClose(lived) {
+		c.log.Warn("miptech: the platform closed every new connection for its session token; not retried", "code", ce.Trigger.Code)
+		return p
+	}
 	c.fs.tokens.dropCurrent()
 	c.log.Debug("miptech: connection closed for its session token; reconnecting with a new one", "code", ce.Trigger.Code)
 	return c.cfg.ReconnectDelays.Apply(protocol.Lookup(protocol.Trigger{Cause: protocol.CauseClose, Code: protocol.CloseGoingAway}))

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/registry"
@@ -441,4 +442,56 @@ func TestRealtime_AModelFailureFailsTheMessageAtOnce(t *testing.T) {
 	r, err := chat.Ask(ctx, "then answer")
 	require.NoError(t, err)
 	assert.Equal(t, platformtest.ReplyText("then answer"), r.Text, "the next message gets its own reply")
+}
+
+func TestRealtime_APlatformClosingEveryNewTokenIsNotAskedForeverAndFailsUnauthorized(t *testing.T) {
+	srv := realtimeServer(t, platformtest.ProtocolTenantApp, platformtest.Config{})
+	c := realtimeClient(t, srv, nil)
+	ctx := ctxT(t, 10*time.Second)
+	states := recordStates(c)
+	_, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	for range maxAuthCloses { // every connection is closed for its token as soon as it is up
+		waitListed(t, srv, 1)
+		srv.ExpireTokens(protocol.CloseUnauthorized)
+		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool { return len(s.Connections()) == 0 }))
+	}
+	sc := states.next(t, ctx, StateFailed)
+	assert.ErrorIs(t, sc.Reason, ErrUnauthorized)
+	assert.Len(t, srv.Sessions(), maxAuthCloses, "a new token for each close, then no more")
+}
+
+func TestRealtime_TheSessionTokenIsReplacedShortlyBeforeItExpires(t *testing.T) {
+	const ttl = time.Hour
+	srv := realtimeServer(t, platformtest.ProtocolTenantApp, platformtest.Config{TokenTTL: ttl})
+	clk := clock.NewFake(time.Now())
+	c := realtimeClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	states := recordStates(c)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	waitListed(t, srv, 1)
+
+	// Well before expiry a reconnect keeps the token.
+	clk.Advance(ttl / 2)
+	srv.DropAll(protocol.CloseGoingAway)
+	sc := states.nextWait(t, ctx, StateReconnecting)
+	clk.Advance(sc.RetryIn)
+	states.next(t, ctx, StateReady)
+	require.Len(t, srv.Sessions(), 1)
+
+	// Within the refresh margin of expires_at a reconnect asks for a new
+	// one before it dials: the platform never sees the old token again.
+	clk.Advance(ttl/2 - sessionRefreshMargin + time.Second)
+	waitListed(t, srv, 1)
+	srv.DropAll(protocol.CloseGoingAway)
+	sc = states.nextWait(t, ctx, StateReconnecting)
+	clk.Advance(sc.RetryIn)
+	states.next(t, ctx, StateReady)
+	sessions := srv.Sessions()
+	require.Len(t, sessions, 2)
+	assert.Equal(t, []string{sessions[0].Token, sessions[0].Token, sessions[1].Token}, srv.HandshakeTokens())
+	r, err := chat.Ask(ctx, "with the new token")
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("with the new token"), r.Text)
 }

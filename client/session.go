@@ -34,6 +34,29 @@ type sessionTokens struct {
 	renewAt time.Time // when the token is replaced
 	refused error     // the key was refused when probed: the next get returns it
 	absent  bool      // the platform has no session endpoint (the website variant)
+	closes  int       // auth closes in a row of connections that lived briefly
+}
+
+// maxAuthCloses is how many connections in a row may be closed for their
+// session token (4401, 4403) soon after they opened, each with a new token,
+// before the client stops: a platform that refuses every new token refuses
+// the tenant, and asking it again and again would be a storm.
+const maxAuthCloses = 3
+
+// authCloseBrief is how long a connection must have lived for its auth
+// close to be an expiry rather than a refusal.
+const authCloseBrief = time.Minute
+
+// noteAuthClose counts a connection closed for its session token after
+// living lived, and reports whether a new token may be tried.
+func (s *sessionTokens) noteAuthClose(lived time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lived >= authCloseBrief {
+		s.closes = 0 // an expiry after a while: the token had worked
+	}
+	s.closes++
+	return s.closes < maxAuthCloses
 }
 
 // sessionAnswer is the answer of the session endpoint.

@@ -43,9 +43,16 @@
 // ready again, and how the reconnect attempts spread over time: a histogram
 // in 100 ms buckets of the clients' attempt starts (the connecting state
 // changes, timed as each attempt begins), with the largest share of attempts
-// in any (sliding) 100 ms window and in any fixed bucket. The SPEC goals are
-// all back within 10 s and no window above 30 %; the spread is judged on the
-// attempt starts because they are what the SDK's backoff and jitter decide.
+// in any (sliding) 100 ms window and in any fixed bucket. After a 1001
+// close the goals are all back within 4 s and no window above 10 % (the
+// first attempt is drawn over the whole window below the 2 s ceiling of
+// 1001); after an abrupt drop, and on an external platform, they are SPEC
+// §10's 10 s and 30 %. The spread is judged on the attempt starts because
+// they are what the SDK's backoff and jitter decide. The delays the clients
+// drew before their first attempt (the RetryIn of their change to
+// reconnecting) are reported too, with their span and largest 100 ms
+// window share: they are the backoff's decision alone, before the process
+// adds the time it takes to start each attempt.
 // The handshakes the embedded platform saw are reported too: they come after
 // each attempt's health check and dial, and with every client and the
 // platform in one process they also carry that process's scheduling delays,

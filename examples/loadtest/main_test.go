@@ -135,10 +135,20 @@ func TestRun_StormClose1001BringsEveryClientBackAndHistogramsTheAttempts(t *test
 	assert.Equal(t, 20, s.Back)
 	assert.Zero(t, s.Failed)
 	assert.False(t, s.TimedOut)
-	assert.True(t, s.GoalAllBack)
-	// 1001 reconnects after 1 s ± 20 %, within the 2 s ceiling.
-	assert.GreaterOrEqual(t, s.AllBackSeconds, 0.7)
-	assert.Less(t, s.AllBackSeconds, 2.5)
+	// Judged against the 1001 goals; whether a loaded machine meets them
+	// is for the benchmark runs, not for this test.
+	assert.Equal(t, 4.0, s.GoalAllBackSeconds)
+	assert.Equal(t, 0.10, s.GoalWindowShare)
+	assert.Positive(t, s.AllBackSeconds)
+	assert.Equal(t, s.AllBackSeconds <= s.GoalAllBackSeconds, s.GoalAllBack)
+	// The first attempt after a 1001 close is drawn over the whole window
+	// below the 2 s ceiling: the delays the clients drew spread wider than
+	// the 400 ms that 1 s ± 20 % allows (20 draws over 2 s fall within
+	// 400 ms of each other with a probability near 1e-12).
+	assert.Equal(t, 20, s.FirstDelayPerClient.Count)
+	assert.Less(t, s.FirstDelayPerClient.Max, 2000.0)
+	assert.Greater(t, s.FirstDelaySpanMS, 400.0)
+	assert.Positive(t, s.FirstDelayMaxWindowShare)
 	assert.Equal(t, 20, s.Attempts)
 	assert.Equal(t, 20, s.PlatformHandshakes)
 	assert.Positive(t, s.PlatformMaxWindowShare)
@@ -153,7 +163,10 @@ func TestRun_StormClose1001BringsEveryClientBackAndHistogramsTheAttempts(t *test
 	for _, p := range []percentiles{s.LostPerClient, s.FirstAttemptPerClient, s.BackPerClient} {
 		assert.Equal(t, 20, p.Count)
 	}
-	assert.Less(t, s.LostPerClient.Max, s.FirstAttemptPerClient.P50)
+	// Each client loses its connection, then starts its first attempt, then
+	// is ready: the percentiles keep that order whatever the timings.
+	assert.LessOrEqual(t, s.LostPerClient.P50, s.FirstAttemptPerClient.P50)
+	assert.LessOrEqual(t, s.LostPerClient.Max, s.FirstAttemptPerClient.Max)
 	assert.LessOrEqual(t, s.FirstAttemptPerClient.P50, s.BackPerClient.P50)
 	assert.EqualValues(t, 20, rep.Reconnects)
 }

@@ -141,12 +141,13 @@ func (s *stormReport) writeTable(b *strings.Builder) {
 		"observed":     "external platform restarted; measured from the first lost connection",
 	}[s.Kind]
 	fmt.Fprintf(b, "storm        %s: %s\n", s.Kind, what)
+	goalBack := time.Duration(s.GoalAllBackSeconds * float64(time.Second))
 	if s.AllBackSeconds >= 0 {
 		fmt.Fprintf(b, "back         %d/%d clients ready again in %s (goal ≤ %s: %s)\n",
-			s.Back, s.Clients, secs(s.AllBackSeconds), goalAllBack, metText(s.GoalAllBack))
+			s.Back, s.Clients, secs(s.AllBackSeconds), goalBack, metText(s.GoalAllBack))
 	} else {
 		fmt.Fprintf(b, "back         %d/%d clients ready again (%d lost the connection, %d failed); not all back (goal ≤ %s: missed)\n",
-			s.Back, s.Clients, s.Lost, s.Failed, goalAllBack)
+			s.Back, s.Clients, s.Lost, s.Failed, goalBack)
 	}
 	for _, row := range []struct {
 		name string
@@ -156,7 +157,11 @@ func (s *stormReport) writeTable(b *strings.Builder) {
 		fmt.Fprintf(b, "  %-12s p50 %s, p90 %s, p99 %s, max %s after the restart\n", row.name, msText(p.P50), msText(p.P90), msText(p.P99), msText(p.Max))
 	}
 	fmt.Fprintf(b, "attempts     %d client attempt starts; largest share in any 100 ms window %.1f%% at +%s (goal ≤ %.0f%%: %s); largest bucket %.1f%%\n",
-		s.Attempts, 100*s.MaxWindowShare, msText(s.MaxWindowStartMS), 100*goalWindowShare, metText(s.GoalSpread), 100*s.MaxBucketShare)
+		s.Attempts, 100*s.MaxWindowShare, msText(s.MaxWindowStartMS), 100*s.GoalWindowShare, metText(s.GoalSpread), 100*s.MaxBucketShare)
+	if d := s.FirstDelayPerClient; d.Count > 0 {
+		fmt.Fprintf(b, "             %d first delays drawn by the clients: p50 %s, max %s, spread over %s; largest share in any 100 ms window %.1f%%\n",
+			d.Count, msText(d.P50), msText(d.Max), msText(s.FirstDelaySpanMS), 100*s.FirstDelayMaxWindowShare)
+	}
 	if s.PlatformHandshakes > 0 {
 		fmt.Fprintf(b, "             %d handshakes seen by the embedded platform; largest share in any 100 ms window %.1f%%\n",
 			s.PlatformHandshakes, 100*s.PlatformMaxWindowShare)

@@ -138,3 +138,89 @@ func TestWriteHistogram_FoldsRunsOfThreeEmptyBuckets(t *testing.T) {
 		"    +1.5s      2  25.0% " + strings.Repeat("#", 25),
 	}, strings.Split(strings.TrimRight(b.String(), "\n"), "\n"))
 }
+
+// stormOf returns the report of a storm of len(attempts) clients that lost
+// their connection at the restart, drew delays, started their first
+// attempt at attempts and were ready again at back (offsets from the
+// restart).
+func stormOf(kind string, delays, attempts, back []time.Duration) *stormReport {
+	mark := time.Unix(1000, 0)
+	n := len(attempts)
+	w := &stormWatch{mark: mark, total: n, lost: n, back: len(back),
+		lostAt: make([]time.Duration, n), firstAt: attempts, backAt: back, delays: delays}
+	for _, d := range attempts {
+		w.attempts = append(w.attempts, mark.Add(d))
+	}
+	return w.report(kind, nil, false)
+}
+
+// evenly returns n offsets from start, step apart.
+func evenly(n int, start, step time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = start + time.Duration(i)*step
+	}
+	return out
+}
+
+func TestStormReport_JudgesAClose1001AgainstFourSecondsAndTenPercent(t *testing.T) {
+	spread := evenly(100, 0, 20*time.Millisecond) // 5 per 100 ms over 2 s
+	bunched := func(inOne int) []time.Duration {
+		// inOne attempts 1 ms apart, the rest 200 ms apart.
+		out := evenly(inOne, time.Second, time.Millisecond)
+		return append(out, evenly(100-inOne, 2*time.Second, 200*time.Millisecond)...)
+	}
+	tests := []struct {
+		name               string
+		kind               string
+		attempts           []time.Duration
+		lastBack           time.Duration
+		wantBack, wantSpan bool
+	}{
+		{"spread over 2 s, back in 3.9 s", stormClose1001, spread, 3900 * time.Millisecond, true, true},
+		{"10 % in one window is within the goal", stormClose1001, bunched(10), 3900 * time.Millisecond, true, true},
+		{"11 % in one window misses it", stormClose1001, bunched(11), 3900 * time.Millisecond, true, false},
+		{"the last client back after 4.1 s misses it", stormClose1001, spread, 4100 * time.Millisecond, false, true},
+		{"the SDK's old 1 s ± 20 %: 28 % in one window", stormClose1001, bunched(28), 1250 * time.Millisecond, true, false},
+		{"abrupt keeps SPEC §10's 10 s and 30 %", stormAbrupt, bunched(28), 4100 * time.Millisecond, true, true},
+		{"abrupt over 30 %", stormAbrupt, bunched(31), 4100 * time.Millisecond, true, false},
+		{"observed keeps SPEC §10's 10 s", "observed", spread, 10100 * time.Millisecond, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			back := append(evenly(99, tt.lastBack-time.Second, 10*time.Millisecond), tt.lastBack)
+			r := stormOf(tt.kind, nil, tt.attempts, back)
+			want := goalSPEC
+			if tt.kind == stormClose1001 {
+				want = stormGoal{AllBack: 4 * time.Second, WindowShare: 0.10}
+			}
+			assert.Equal(t, want.AllBack.Seconds(), r.GoalAllBackSeconds)
+			assert.Equal(t, want.WindowShare, r.GoalWindowShare)
+			assert.Equal(t, tt.lastBack.Seconds(), r.AllBackSeconds)
+			assert.Equal(t, tt.wantBack, r.GoalAllBack, "all back")
+			assert.Equal(t, tt.wantSpan, r.GoalSpread, "spread (largest window %.3f)", r.MaxWindowShare)
+		})
+	}
+}
+
+func TestStormReport_NotAllBackMissesTheGoal(t *testing.T) {
+	r := stormOf(stormClose1001, nil, evenly(10, 0, 200*time.Millisecond), evenly(9, time.Second, 10*time.Millisecond))
+	assert.Equal(t, -1.0, r.AllBackSeconds)
+	assert.False(t, r.GoalAllBack)
+}
+
+func TestStormReport_SummarizesTheDelaysTheClientsDrew(t *testing.T) {
+	delays := append(evenly(8, 100*time.Millisecond, 200*time.Millisecond), 1520*time.Millisecond, 1540*time.Millisecond)
+	r := stormOf(stormClose1001, delays, evenly(10, 0, 200*time.Millisecond), evenly(10, time.Second, 10*time.Millisecond))
+	assert.Equal(t, 10, r.FirstDelayPerClient.Count)
+	assert.Equal(t, 1540.0, r.FirstDelayPerClient.Max)
+	assert.Equal(t, 1440.0, r.FirstDelaySpanMS)
+	assert.Equal(t, 0.3, r.FirstDelayMaxWindowShare, "1500, 1520 and 1540 ms share a window")
+
+	var b strings.Builder
+	r.writeTable(&b)
+	out := b.String()
+	assert.Contains(t, out, "(goal ≤ 4s: met)")
+	assert.Contains(t, out, "(goal ≤ 10%: met)")
+	assert.Contains(t, out, "10 first delays drawn by the clients: p50 900ms, max 1.54s, spread over 1.44s; largest share in any 100 ms window 30.0%")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,12 +12,34 @@ import (
 	"github.com/miptechnologies/miptech-go/protocol"
 )
 
-// Storm goals of SPEC §10.
-const (
-	goalAllBack     = 10 * time.Second
-	goalWindowShare = 0.30
-	stormWindow     = 100 * time.Millisecond
+// stormWindow is the width of the windows the attempts are counted in.
+const stormWindow = 100 * time.Millisecond
+
+// stormGoal is what a storm is judged against: every client ready again
+// within AllBack, no stormWindow holding more than WindowShare of the
+// attempts.
+type stormGoal struct {
+	AllBack     time.Duration
+	WindowShare float64
+}
+
+// Storm goals. After a 1001 close the first attempt is drawn over the whole
+// window below the 2 s ceiling (full jitter), so a fleet comes back within
+// 4 s with no 100 ms window above 10 %. After an abrupt drop the 3 s
+// network floor's F × U(1.0, 1.4) applies, and an external platform's close
+// is not known: SPEC §10's 10 s and 30 % hold for both.
+var (
+	goalClose1001 = stormGoal{AllBack: 4 * time.Second, WindowShare: 0.10}
+	goalSPEC      = stormGoal{AllBack: 10 * time.Second, WindowShare: 0.30}
 )
+
+// goalFor returns the goal of a storm kind.
+func goalFor(kind string) stormGoal {
+	if kind == stormClose1001 {
+		return goalClose1001
+	}
+	return goalSPEC
+}
 
 // stormWatch follows every client from the restart until it is ready again.
 type stormWatch struct {
@@ -30,6 +53,7 @@ type stormWatch struct {
 	attempts []time.Time
 	lostAt   []time.Duration // per client, from the mark to the loss
 	firstAt  []time.Duration // per client, from the mark to its first attempt
+	delays   []time.Duration // per client, the delay it drew before its first attempt
 	backAt   []time.Duration // per client, from the mark to ready again
 	changed  chan struct{}   // a token after every change
 }
@@ -52,6 +76,9 @@ func (w *stormWatch) observe(m *member, sc client.StateChange) {
 		m.lost = true
 		w.lost++
 		w.lostAt = append(w.lostAt, sc.Time.Sub(w.mark))
+		if sc.Current == client.StateReconnecting {
+			w.delays = append(w.delays, sc.RetryIn)
+		}
 	}
 	if !m.lost || m.back {
 		return
@@ -131,6 +158,16 @@ type stormReport struct {
 	// MaxBucketShare is the largest share in one of the fixed 100 ms
 	// buckets of the histogram (never above MaxWindowShare).
 	MaxBucketShare float64 `json:"max_bucket_share"`
+	// FirstDelayPerClient is the delay each client drew before its first
+	// attempt (the RetryIn of its change to reconnecting), FirstDelaySpanMS
+	// the distance between the shortest and the longest, and
+	// FirstDelayMaxWindowShare the largest share of them in any 100 ms
+	// window. They are the backoff's decision alone, free of the time the
+	// process took to start each attempt, so the tests judge the spread on
+	// them.
+	FirstDelayPerClient      percentiles `json:"first_delay_per_client_ms"`
+	FirstDelaySpanMS         float64     `json:"first_delay_span_ms"`
+	FirstDelayMaxWindowShare float64     `json:"first_delay_max_window_share"`
 	// PlatformHandshakes and PlatformMaxWindowShare are the same seen from
 	// the embedded platform (arrival of each WebSocket handshake), zero
 	// with an external platform. They add the health check, the dial and
@@ -141,10 +178,14 @@ type stormReport struct {
 	// Histogram counts the attempts in 100 ms buckets from the restart,
 	// from the first non-empty bucket to the last.
 	Histogram []bucket `json:"histogram"`
-	// GoalAllBack and GoalSpread say whether the SPEC goals were met: all
-	// back within 10 s, no 100 ms window above 30 % of the attempts.
-	GoalAllBack bool `json:"goal_all_back"`
-	GoalSpread  bool `json:"goal_spread"`
+	// GoalAllBackSeconds and GoalWindowShare are the goals of the kind
+	// (goalFor); GoalAllBack and GoalSpread say whether they were met: all
+	// back within GoalAllBackSeconds, no 100 ms window above
+	// GoalWindowShare of the attempt starts.
+	GoalAllBackSeconds float64 `json:"goal_all_back_seconds"`
+	GoalWindowShare    float64 `json:"goal_window_share"`
+	GoalAllBack        bool    `json:"goal_all_back"`
+	GoalSpread         bool    `json:"goal_spread"`
 	// TimedOut is true when -storm-timeout ended the wait.
 	TimedOut bool `json:"timed_out,omitempty"`
 }
@@ -232,8 +273,12 @@ func (w *stormWatch) report(kind string, srv *platformtest.Server, timedOut bool
 		BackPerClient:         summarize(w.backAt),
 		LostPerClient:         summarize(w.lostAt),
 		FirstAttemptPerClient: summarize(w.firstAt),
+		FirstDelayPerClient:   summarize(w.delays),
 		TimedOut:              timedOut,
 	}
+	goal := goalFor(kind)
+	r.GoalAllBackSeconds = goal.AllBack.Seconds()
+	r.GoalWindowShare = goal.WindowShare
 	if w.mark.IsZero() {
 		return r
 	}
@@ -246,6 +291,11 @@ func (w *stormWatch) report(kind string, srv *platformtest.Server, timedOut bool
 		n, at := maxWindow(offs, stormWindow)
 		r.MaxWindowShare = round3(float64(n) / float64(len(offs)))
 		r.MaxWindowStartMS = round3(ms(at))
+	}
+	if len(w.delays) > 0 {
+		r.FirstDelaySpanMS = round3(ms(slices.Max(w.delays) - slices.Min(w.delays)))
+		n, _ := maxWindow(w.delays, stormWindow)
+		r.FirstDelayMaxWindowShare = round3(float64(n) / float64(len(w.delays)))
 	}
 	if srv != nil {
 		var hs []time.Time
@@ -264,8 +314,8 @@ func (w *stormWatch) report(kind string, srv *platformtest.Server, timedOut bool
 	for _, b := range r.Histogram {
 		r.MaxBucketShare = max(r.MaxBucketShare, b.Share)
 	}
-	r.GoalAllBack = r.AllBackSeconds >= 0 && r.AllBackSeconds <= goalAllBack.Seconds()
-	r.GoalSpread = r.Attempts > 0 && r.MaxWindowShare <= goalWindowShare
+	r.GoalAllBack = r.AllBackSeconds >= 0 && r.AllBackSeconds <= r.GoalAllBackSeconds
+	r.GoalSpread = r.Attempts > 0 && r.MaxWindowShare <= r.GoalWindowShare
 	return r
 }
 
