@@ -34,12 +34,12 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 func (ch *Chat) stepEvent(kind registry.InputKind, ev normalize.Event, conn uint64, err error) {
 	in := registry.Input{Kind: kind, Chat: ch.key, ClientID: ev.ClientMessageID, MessageID: ev.MessageID,
 		Text: ev.Text, HasText: ev.HasText, Conn: conn, Err: err, Retryable: ev.Retryable, RetryAfter: ev.RetryAfter,
-		Seq: int(ev.Sequence), HasSeq: ev.HasSequence, ByOrder: ch.c.realtime()}
+		Seq: int(ev.Sequence), HasSeq: ev.HasSequence, ByOrder: ch.host.realtime()}
 	if ev.Meta != nil {
 		in.Meta = ev.Meta
 	}
-	now := ch.c.clock.Now()
-	ch.c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+	now := ch.clock.Now()
+	ch.host.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
 		return l.Step(in, now, out)
 	})
 }

@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/registry"
 )
@@ -25,7 +27,17 @@ type ChatOptions struct {
 // reports typing, and keeps a snapshot of the conversation (State). Events
 // reach a Chat only for its own chat id. A Chat is safe for concurrent use.
 type Chat struct {
-	c   *Client
+	host  chatHost // the client's operations a chat uses (chathost.go)
+	owner *Client  // for Client alone; the chat's code goes through host
+	// What does not change after New, shared with the client: its
+	// configuration (read only), clock, logger and REST client.
+	cfg   *Config
+	clock clock.Clock
+	log   *slog.Logger
+	rest  *REST
+	// lmu is the client's ledger lock: it guards the waiters of the chat's
+	// messages. Lock order: lmu, then mu.
+	lmu *sync.Mutex
 	key registry.ChatKey // the chat's name in the client's ledger
 
 	mu          sync.Mutex
@@ -67,7 +79,13 @@ type Chat struct {
 
 func newChat(c *Client) *Chat {
 	return &Chat{
-		c:       c,
+		host:    c,
+		owner:   c,
+		cfg:     &c.cfg,
+		clock:   c.clock,
+		log:     c.log,
+		rest:    c.rest,
+		lmu:     &c.lmu,
 		key:     registry.ChatKey(c.chatSeq.Add(1)),
 		joinSig: make(chan struct{}),
 		typers:  map[string]time.Time{},
@@ -253,7 +271,7 @@ func (ch *Chat) ID() string {
 }
 
 // Client returns the client the chat lives on.
-func (ch *Chat) Client() *Client { return ch.c }
+func (ch *Chat) Client() *Client { return ch.owner }
 
 // Close leaves the chat (as Leave does) and fails its waiters with
 // ErrChatClosed; the chat cannot be used again, and OpenChat may open its id
@@ -289,8 +307,8 @@ func (ch *Chat) shutdown(err error) {
 // failWaiting fails every message of the chat still without an outcome with
 // err, and stops waiting for the late replies of those that timed out.
 func (ch *Chat) failWaiting(err error) {
-	now := ch.c.clock.Now()
-	ch.c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+	now := ch.clock.Now()
+	ch.host.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
 		return l.FailChat(ch.key, err, now, out)
 	})
 }
@@ -303,9 +321,9 @@ func (ch *Chat) ensureCreated(ctx context.Context) {
 	if !need {
 		return
 	}
-	resp, err := ch.c.rest.CreateChat(ctx, req)
+	resp, err := ch.rest.CreateChat(ctx, req)
 	if err != nil {
-		ch.c.log.Warn("miptech: chat creation failed; joining with create", "err", err)
+		ch.log.Warn("miptech: chat creation failed; joining with create", "err", err)
 		return
 	}
 	ch.adoptID(resp.ChatID)
@@ -324,8 +342,8 @@ func (ch *Chat) adoptID(id string) bool {
 		ch.messages[i].ChatID = id
 	}
 	ch.mu.Unlock()
-	ch.c.indexChat(ch, id)
-	ch.c.log.Info("miptech: degraded chat learned its id", "chat_id", id)
+	ch.host.indexChat(ch, id)
+	ch.log.Info("miptech: degraded chat learned its id", "chat_id", id)
 	return true
 }
 
@@ -335,7 +353,7 @@ func (ch *Chat) History(ctx context.Context) ([]protocol.HistoryMessage, error) 
 	if id == "" {
 		return nil, errNoChatID
 	}
-	return ch.c.rest.History(ctx, id)
+	return ch.rest.History(ctx, id)
 }
 
 // recordError stores the latest error of a kind for State and reports it.
@@ -353,17 +371,17 @@ func (ch *Chat) recordError(kind ErrorKind, err error) {
 	}
 	id := ch.id
 	ch.mu.Unlock()
-	ev := ErrorEvent{Kind: kind, Err: err, ChatID: id, Time: ch.c.clock.Now()}
-	ch.c.disp.enqueue(func() {
+	ev := ErrorEvent{Kind: kind, Err: err, ChatID: id, Time: ch.clock.Now()}
+	ch.host.dispatch(func() {
 		for _, h := range ch.onError.get() {
 			h(ev)
 		}
 	})
-	ch.c.emitError(kind, err, id)
+	ch.host.emitError(kind, err, id)
 }
 
 // dispatch enqueues a chat callback on the client's dispatcher.
-func (ch *Chat) dispatch(f func()) { ch.c.disp.enqueue(f) }
+func (ch *Chat) dispatch(f func()) { ch.host.dispatch(f) }
 
 // parseTime reads an RFC 3339 time, or returns def.
 func parseTime(s string, def time.Time) time.Time {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
-	"github.com/miptechnologies/miptech-go/queue"
 	"github.com/miptechnologies/miptech-go/registry"
 )
 
@@ -17,7 +16,7 @@ func (ch *Chat) handleEvent(conn *wsConn, ev normalize.Event) {
 	left := ch.left
 	ch.mu.Unlock()
 	if left {
-		ch.c.stats.isolationDrops.Add(1)
+		ch.host.countIsolationDrop()
 		return
 	}
 	switch ev.Type {
@@ -40,7 +39,7 @@ func (ch *Chat) handleEvent(conn *wsConn, ev normalize.Event) {
 		switch {
 		case ev.ClientMessageID != "" || ev.MessageID != "":
 			ch.stepEvent(registry.InError, ev, conn.seq, err)
-		case ev.Type == protocol.TypeError && ch.c.realtime():
+		case ev.Type == protocol.TypeError && ch.host.realtime():
 			// The realtime form's error frames never name a message: the
 			// error is about the one the platform is answering.
 			ch.stepEvent(registry.InError, ev, conn.seq, err)
@@ -69,7 +68,7 @@ func (ch *Chat) typing(ev normalize.Event) {
 	if user == "" {
 		user = ev.ClientID
 	}
-	now := ch.c.clock.Now()
+	now := ch.clock.Now()
 	ch.mu.Lock()
 	if typing {
 		ch.typers[user] = now
@@ -78,7 +77,7 @@ func (ch *Chat) typing(ev normalize.Event) {
 	}
 	ch.mu.Unlock()
 	if typing {
-		ch.c.wake(now.Add(2*ch.c.cfg.TypingIdle + time.Nanosecond))
+		ch.host.wake(now.Add(2*ch.cfg.TypingIdle + time.Nanosecond))
 	}
 	te := TypingEvent{ChatID: ch.ID(), UserID: user, Typing: typing, Time: ev.Time}
 	ch.dispatch(func() {
@@ -86,25 +85,4 @@ func (ch *Chat) typing(ev normalize.Event) {
 			h(te)
 		}
 	})
-}
-
-// resends returns the frames of the chat's messages that a lost connection
-// took unacknowledged, in send order, to be sent again with the same
-// client_message_id after the rejoin (a second reply to one is a
-// duplicate). No context: the sender's context governed the first write.
-func (ch *Chat) resends() []queue.Item {
-	c := ch.c
-	c.lmu.Lock()
-	defer c.lmu.Unlock()
-	var out []queue.Item
-	for _, info := range c.ledger.Resends(ch.key) {
-		w, ok := info.Tag.(*waiter)
-		if !ok || w.viaREST || w.payload == nil {
-			c.ledger.Unhand(info.Wire)
-			continue
-		}
-		out = append(out, queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
-			Value: &outMsg{chat: ch, w: w, wire: w.wire}})
-	}
-	return out
 }

@@ -27,7 +27,7 @@ type Client struct {
 	clock clock.Clock
 	rest  *REST
 	dedup *registry.Dedup
-	q     *queue.Queue
+	q     *queue.Queue[*outMsg]
 	disp  *dispatcher
 	stats counters
 
@@ -101,7 +101,7 @@ func New(cfg Config) (*Client, error) {
 		MaxRetries:      cfg.MessageRetries,
 	})
 	c.dedup = registry.NewDedup(cfg.DedupSize, cfg.DedupWindow, c.clock.Now)
-	c.q = queue.New(queue.Config{Capacity: cfg.QueueSize, Policy: cfg.QueuePolicy, TTL: cfg.QueueTTL, Now: c.clock.Now})
+	c.q = queue.New[*outMsg](queue.Config{Capacity: cfg.QueueSize, Policy: cfg.QueuePolicy, TTL: cfg.QueueTTL, Now: c.clock.Now})
 	c.disp = newDispatcher(cfg.DispatchBuffer, c.log)
 	c.disp.byteLimit = cfg.DispatchBytes
 	c.disp.onPanic = func(err error) { c.emitError(ErrorProtocol, err, "") }

@@ -38,10 +38,10 @@ type wsConn struct {
 
 	mu       sync.Mutex
 	pending  []outItem
-	backlog  int          // bytes of the queueable frames in pending
-	pongs    int          // pong frames in pending
-	closed   bool         // the writer stopped taking items
-	leftover []queue.Item // taken by the writer and not written; requeued at teardown
+	backlog  int                   // bytes of the queueable frames in pending
+	pongs    int                   // pong frames in pending
+	closed   bool                  // the writer stopped taking items
+	leftover []queue.Item[*outMsg] // taken by the writer and not written; requeued at teardown
 	wake     chan struct{}
 
 	stop      chan struct{} // closed to stop the writer
@@ -63,7 +63,7 @@ type wsConn struct {
 
 // outItem is a frame for the writer: a queueable item or a control frame.
 type outItem struct {
-	item    queue.Item
+	item    queue.Item[*outMsg]
 	control bool
 }
 
@@ -113,7 +113,7 @@ func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 
 // remove takes the queueable frames that match out of what waits for the
 // writer.
-func (w *wsConn) remove(match func(queue.Item) bool) {
+func (w *wsConn) remove(match func(queue.Item[*outMsg]) bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	kept := w.pending[:0]
@@ -372,7 +372,7 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		case <-ping.C():
 			b, err := c.encodeFrame(protocol.TypePing, protocol.Ping{TS: c.clock.Now().UnixMilli()})
 			if err == nil {
-				conn.submit(outItem{item: queue.Item{Type: protocol.TypePing, Payload: b}, control: true})
+				conn.submit(outItem{item: queue.Item[*outMsg]{Type: protocol.TypePing, Payload: b}, control: true})
 			}
 		case <-conn.wake:
 		}
@@ -388,8 +388,8 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 			// A message counts as written before the write: a platform that
 			// answers at once, with no acknowledgement (the realtime form),
 			// must find it sent when its first chunk is read.
-			om, marked := it.item.Value.(*outMsg)
-			marked = marked && om.w != nil
+			om := it.item.Value
+			marked := om != nil && om.w != nil
 			if marked {
 				c.written(om, conn.seq)
 			}
@@ -413,9 +413,9 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 // sender's context ended (the sender gets that error), or its message
 // already has an outcome, such as ErrChatLeft after Leave or a timeout,
 // and must not reach the platform after its sender was told it failed.
-func (c *Client) stale(it queue.Item) bool {
-	om, ok := it.Value.(*outMsg)
-	if !ok {
+func (c *Client) stale(it queue.Item[*outMsg]) bool {
+	om := it.Value
+	if om == nil {
 		return false
 	}
 	if om.ctx != nil && om.ctx.Err() != nil {

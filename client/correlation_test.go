@@ -193,7 +193,7 @@ func TestResend_MessagePutBackByTheWriterIsNotQueuedAgainOnReconnect(t *testing.
 	// A connection that became ready took the re-send out of the queue and
 	// handed it to its writer, then dropped before the writer wrote it: the
 	// writer put it back. This is what those steps leave in the queue.
-	c.q.PutBack(chat.resends())
+	c.q.PutBack(c.resends(chat))
 	srv.WithholdReady(false)
 
 	r, err := m.Wait(ctx)
@@ -288,7 +288,7 @@ func heldBehindRecovery(t *testing.T, ctx context.Context, srv *platformtest.Ser
 	waitStatus(t, ctx, chat, first.ID(), registry.StatusDelivered)
 	// As when the connection that acknowledged it is lost: its reply is
 	// sought in the history, where it is not yet.
-	c := chat.c
+	c := chat.Client()
 	c.lmu.Lock()
 	c.ledger.ConnectionLost(c.connSeqNow() + 1000)
 	c.lmu.Unlock()

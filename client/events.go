@@ -180,16 +180,16 @@ type ChatState struct {
 
 // State returns a snapshot of the conversation.
 func (ch *Chat) State() ChatState {
-	conn := ch.c.State()
-	connErr := ch.c.lastConnectionError()
-	ch.c.lmu.Lock()
-	defer ch.c.lmu.Unlock()
+	conn := ch.host.State()
+	connErr := ch.host.lastConnectionError()
+	ch.lmu.Lock()
+	defer ch.lmu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	s := ChatState{
 		Connection: conn,
 		Ready:      conn == StateReady,
-		Chat:       ChatInfo{ID: ch.id, TenantID: ch.c.cfg.TenantID, Title: ch.title, Created: ch.created, Degraded: ch.needsCreate && ch.id == ""},
+		Chat:       ChatInfo{ID: ch.id, TenantID: ch.cfg.TenantID, Title: ch.title, Created: ch.created, Degraded: ch.needsCreate && ch.id == ""},
 		Messages:   slices.Clone(ch.messages),
 		Errors:     ch.errs,
 		Processing: ProcessingState{Active: ch.procID != "", MessageID: ch.procID, Since: ch.procSince},
@@ -224,7 +224,7 @@ func (ch *Chat) State() ChatState {
 // Called with ch.mu held.
 func (ch *Chat) addView(v MessageView) {
 	ch.messages = append(ch.messages, v)
-	if over := len(ch.messages) - ch.c.cfg.MaxMessages; over > 0 {
+	if over := len(ch.messages) - ch.cfg.MaxMessages; over > 0 {
 		clear(ch.messages[:over]) // let the dropped texts be collected
 		ch.messages = ch.messages[over:]
 	}

@@ -16,7 +16,7 @@ func (ch *Chat) joinOn(conn *wsConn) (sent bool) {
 	if !conn.claimJoin(ch.key) {
 		return false
 	}
-	ch.c.sendControl(protocol.TypeJoinChat, ch.joinFrame())
+	ch.host.sendControl(protocol.TypeJoinChat, ch.joinFrame())
 	return true
 }
 
@@ -40,7 +40,7 @@ func (ch *Chat) Join(ctx context.Context) error {
 	}
 	ch.left = false
 	ch.mu.Unlock()
-	return ch.c.addChat(ch)
+	return ch.host.addChat(ch)
 }
 
 // Leave sends leave_chat and stops the chat's deliveries until Join. It is
@@ -68,23 +68,19 @@ func (ch *Chat) leave(ctx context.Context, cause error) error {
 	ch.setJoinedLocked(nil)
 	id := ch.id
 	ch.mu.Unlock()
-	ch.c.removeChat(ch)
-	ofChat := func(it queue.Item) bool {
-		if om, ok := it.Value.(*outMsg); ok {
+	ch.host.removeChat(ch)
+	ofChat := func(it queue.Item[*outMsg]) bool {
+		if om := it.Value; om != nil {
 			return om.chat == ch
 		}
 		return id != "" && it.ChatID == id
 	}
-	ch.c.q.Remove(ofChat)
-	ch.c.mu.Lock()
-	conn := ch.c.conn
-	ch.c.mu.Unlock()
-	if conn != nil {
-		conn.remove(ofChat) // and what waits for the writer: it frees the backlog
+	// The queue and what waits for the writer: it frees the backlog.
+	if conn := ch.host.removeFrames(ofChat); conn != nil {
 		conn.unclaimJoin(ch.key)
 	}
 	if id != "" {
-		ch.c.sendControl(protocol.TypeLeaveChat, protocol.LeaveChat{ChatID: id})
+		ch.host.sendControl(protocol.TypeLeaveChat, protocol.LeaveChat{ChatID: id})
 	}
 	ch.failWaiting(cause)
 	return nil
@@ -127,12 +123,10 @@ func (ch *Chat) waitJoined(ctx context.Context) error {
 		}
 	}()
 	for {
-		if err := ch.c.connectLazy(ctx); err != nil {
+		if err := ch.host.connectLazy(ctx); err != nil {
 			return err
 		}
-		ch.c.mu.Lock()
-		conn := ch.c.conn
-		ch.c.mu.Unlock()
+		conn := ch.host.currentConn()
 		ch.mu.Lock()
 		joined, sig, left, closed, closedErr := conn != nil && ch.joinedOn == conn, ch.joinSig, ch.left, ch.closed, ch.closedErrLocked()
 		ch.mu.Unlock()
@@ -145,7 +139,7 @@ func (ch *Chat) waitJoined(ctx context.Context) error {
 			return nil
 		}
 		if timer == nil {
-			timer = ch.c.clock.NewTimer(ch.c.cfg.JoinTimeout)
+			timer = ch.clock.NewTimer(ch.cfg.JoinTimeout)
 			expired = timer.C()
 		}
 		select {
@@ -153,12 +147,12 @@ func (ch *Chat) waitJoined(ctx context.Context) error {
 		case <-expired:
 			// The platform registers the chat on its first message: later
 			// sends on this connection do not wait again.
-			ch.c.log.Warn("miptech: no chat_joined in time; posting anyway", "chat_id", ch.ID())
+			ch.log.Warn("miptech: no chat_joined in time; posting anyway", "chat_id", ch.ID())
 			ch.markJoined(conn)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-ch.c.ctx.Done():
+		case <-ch.host.closing():
 			return ErrClosed
 		}
 	}

@@ -126,15 +126,15 @@ func (m *Message) ID() string { return m.w.clientID }
 // callback goroutine, Wait returns an outcome already known, and otherwise
 // ErrInCallback at once: a reply cannot arrive while a callback blocks.
 func (m *Message) Wait(ctx context.Context) (Reply, error) {
-	c := m.chat.c
+	ch := m.chat
 	for {
-		c.lmu.Lock()
+		ch.lmu.Lock()
 		done, doneCh, r, err := m.w.done, m.w.doneCh, m.w.reply, m.w.err
-		c.lmu.Unlock()
+		ch.lmu.Unlock()
 		if done {
 			return r, err
 		}
-		if c.disp.onDispatcher() {
+		if ch.host.onDispatcher() {
 			return Reply{}, ErrInCallback
 		}
 		select {
@@ -152,10 +152,10 @@ func (m *Message) Wait(ctx context.Context) (Reply, error) {
 // ErrInCallback unless the message already has its outcome.
 func (m *Message) Chunks(ctx context.Context) iter.Seq2[Chunk, error] {
 	return func(yield func(Chunk, error) bool) {
-		c := m.chat.c
+		ch := m.chat
 		next, attempt := 0, 0
 		for {
-			c.lmu.Lock()
+			ch.lmu.Lock()
 			w := m.w
 			restart := attempt != 0 && attempt != w.attempt
 			if restart || next > len(w.pieces) {
@@ -165,7 +165,7 @@ func (m *Message) Chunks(ctx context.Context) iter.Seq2[Chunk, error] {
 			pieces := w.pieces[next:]
 			next += len(pieces)
 			done, reply, err, notify := w.done, w.reply, w.err, w.notify
-			c.lmu.Unlock()
+			ch.lmu.Unlock()
 			for i, p := range pieces {
 				c := Chunk{Text: p.Text, Index: p.Index, Offset: p.Offset, Replace: p.Replace}
 				if i == 0 && restart {
@@ -186,7 +186,7 @@ func (m *Message) Chunks(ctx context.Context) iter.Seq2[Chunk, error] {
 				}
 				return
 			}
-			if c.disp.onDispatcher() {
+			if ch.host.onDispatcher() {
 				yield(Chunk{}, ErrInCallback)
 				return
 			}
@@ -212,45 +212,44 @@ func (m *Message) Retry(ctx context.Context) error {
 		return err
 	}
 	ch := m.chat
-	c := ch.c
 	if err := ch.usable(); err != nil {
 		return err
 	}
-	c.lmu.Lock()
+	ch.lmu.Lock()
 	w := m.w
 	if !w.done || w.err == nil {
-		c.lmu.Unlock()
+		ch.lmu.Unlock()
 		return ErrNotFailed
 	}
-	it, err := c.nextAttemptLocked(w, ctx)
-	info := w.info(c.clock.Now())
-	c.lmu.Unlock()
+	it, err := ch.host.nextAttemptLocked(w, ctx)
+	info := w.info(ch.clock.Now())
+	ch.lmu.Unlock()
 	if err != nil {
 		return err
 	}
-	if f := c.cfg.Hooks.MessageStart; f != nil {
+	if f := ch.cfg.Hooks.MessageStart; f != nil {
 		hctx := startHook(f, ctx, info)
-		c.lmu.Lock()
+		ch.lmu.Lock()
 		w.hctx = hctx
-		c.lmu.Unlock()
+		ch.lmu.Unlock()
 	}
 	return ch.submit(ctx, w, it)
 }
 
 // nextAttemptLocked starts a new attempt of w in the ledger. Called with
 // c.lmu held.
-func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item, error) {
+func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item[*outMsg], error) {
 	ch := w.chat
 	wire := registry.NewClientMessageID()
 	payload, err := c.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
 		Message: w.text, ChatID: ch.ID(), TenantID: c.cfg.TenantID, ClientMessageID: wire, Stream: true,
 	})
 	if err != nil {
-		return queue.Item{}, err
+		return queue.Item[*outMsg]{}, err
 	}
 	ds, ok := c.ledger.Retry(ch.key, w.clientID, wire, w.text, w, w.attempt, c.clock.Now(), c.scratch[:0])
 	if !ok {
-		return queue.Item{}, ErrNotFailed
+		return queue.Item[*outMsg]{}, ErrNotFailed
 	}
 	w.attempt++
 	w.wire, w.payload, w.ctx = wire, payload, ctx
@@ -301,7 +300,7 @@ func (c *Client) retryLater(w *waiter, d time.Duration) {
 // Stream sends text and iterates over the reply as it arrives (see
 // Message.Chunks). A send error is yielded as the only value.
 func (ch *Chat) Stream(ctx context.Context, text string) iter.Seq2[Chunk, error] {
-	if ch.c.disp.onDispatcher() {
+	if ch.host.onDispatcher() {
 		return func(yield func(Chunk, error) bool) { yield(Chunk{}, ErrInCallback) }
 	}
 	m, err := ch.Send(ctx, text)

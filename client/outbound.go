@@ -9,7 +9,7 @@ import (
 )
 
 // outMsg is the Item.Value of a queued or in-flight chat message: whose
-// attempt it is.
+// attempt it is. Other frames (typing, control) have none (nil).
 type outMsg struct {
 	chat *Chat
 	w    *waiter
@@ -21,9 +21,9 @@ type outMsg struct {
 // that expired at its sender's context deadline fails with the context's
 // error (context.DeadlineExceeded), whichever of the queue and the context
 // saw the deadline first; ErrExpired is only for Config.QueueTTL.
-func (c *Client) failItem(it queue.Item, err error) {
-	om, ok := it.Value.(*outMsg)
-	if !ok || om.w == nil || it.Type != protocol.TypeChatMessage {
+func (c *Client) failItem(it queue.Item[*outMsg], err error) {
+	om := it.Value
+	if om == nil || om.w == nil || it.Type != protocol.TypeChatMessage {
 		return
 	}
 	if om.ctx != nil && errors.Is(err, ErrExpired) {
@@ -49,7 +49,7 @@ func (c *Client) connSeqNow() uint64 {
 
 // send writes a queueable frame directly when ready, else queues it. It
 // starts a connection when none is running (lazy connect).
-func (c *Client) send(it queue.Item) error {
+func (c *Client) send(it queue.Item[*outMsg]) error {
 	for direct := true; ; direct = false {
 		c.mu.Lock()
 		if c.closed {
@@ -119,7 +119,7 @@ func (c *Client) sendControl(t string, payload any) {
 		c.log.Error("miptech: encode frame", "type", t, "err", err)
 		return
 	}
-	if _, full := conn.offer(outItem{item: queue.Item{Type: t, Payload: b}, control: true}, 0); full {
+	if _, full := conn.offer(outItem{item: queue.Item[*outMsg]{Type: t, Payload: b}, control: true}, 0); full {
 		c.log.Warn("miptech: control frame dropped; the platform is not reading", "type", t)
 	}
 }

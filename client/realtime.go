@@ -182,7 +182,7 @@ func (c *Client) noteGreeting(greets bool) {
 // and, for a chat the platform has not confirmed yet, create:true with the
 // UUID v4 the client proposes (kept for every retry of the join).
 func (ch *Chat) joinFrame() protocol.JoinChat {
-	rt := ch.c.realtime()
+	rt := ch.host.realtime()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if !rt {
@@ -192,12 +192,12 @@ func (ch *Chat) joinFrame() protocol.JoinChat {
 		return protocol.JoinChat{ChatID: ch.id}
 	}
 	if ch.id != "" {
-		return protocol.JoinChat{ChatID: ch.id, TenantID: ch.c.cfg.TenantID}
+		return protocol.JoinChat{ChatID: ch.id, TenantID: ch.cfg.TenantID}
 	}
 	if ch.proposed == "" {
 		ch.proposed = uuid.NewString()
 	}
-	return protocol.JoinChat{ChatID: ch.proposed, Create: true, TenantID: ch.c.cfg.TenantID}
+	return protocol.JoinChat{ChatID: ch.proposed, Create: true, TenantID: ch.cfg.TenantID}
 }
 
 // proposedID returns the chat id the chat proposed to the platform, or "".
@@ -222,7 +222,7 @@ func (c *Client) newRealtimeChat(ctx context.Context, opts ChatOptions) (*Chat, 
 	if err := c.addChat(ch); err != nil {
 		return nil, err
 	}
-	if err := ch.waitCreated(ctx); err != nil {
+	if err := c.waitCreated(ctx, ch); err != nil {
 		_ = ch.Close(context.Background())
 		return nil, err
 	}
@@ -233,8 +233,7 @@ func (c *Client) newRealtimeChat(ctx context.Context, opts ChatOptions) (*Chat, 
 // ready and the chat has its id. It fails after Config.JoinTimeout of
 // readiness without the confirmation, with the error of a failed client,
 // ErrClosed, or ctx's error.
-func (ch *Chat) waitCreated(ctx context.Context) error {
-	c := ch.c
+func (c *Client) waitCreated(ctx context.Context, ch *Chat) error {
 	var timer clock.Timer
 	var expired <-chan time.Time
 	defer func() {
@@ -280,7 +279,7 @@ func (ch *Chat) waitCreated(ctx context.Context) error {
 // recoveryHistory returns the chat's history for recovery; the realtime
 // form has none.
 func (ch *Chat) recoveryHistory(ctx context.Context) ([]protocol.HistoryMessage, error) {
-	if ch.c.realtime() {
+	if ch.host.realtime() {
 		return nil, errNoHistory
 	}
 	return ch.History(ctx)

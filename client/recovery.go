@@ -9,6 +9,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/miptechnologies/miptech-go/protocol"
+	"github.com/miptechnologies/miptech-go/queue"
 	"github.com/miptechnologies/miptech-go/registry"
 )
 
@@ -22,42 +23,48 @@ import (
 // recoveryMaxWait caps the wait between two looks at the history.
 const recoveryMaxWait = 5 * time.Second
 
-// recoverReplies starts the chat's recovery unless one runs or nothing is
-// awaited. Called after every reconnect.
-func (ch *Chat) recoverReplies() {
-	c := ch.c
+// recoverReplies starts the recovery of ch unless one runs or nothing is
+// awaited. Called after every reconnect. The client owns the goroutine.
+func (c *Client) recoverReplies(ch *Chat) {
 	c.lmu.Lock()
 	need := c.ledger.Awaiting(ch.key)
 	c.lmu.Unlock()
-	if !need {
+	if !need || !ch.beginRecovery() {
 		return
 	}
-	ch.mu.Lock()
-	if ch.recovering {
-		ch.mu.Unlock()
-		return
-	}
-	ch.recovering = true
-	ch.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer func() {
-			ch.mu.Lock()
-			ch.recovering = false
-			ch.mu.Unlock()
-		}()
-		ch.recoverLoop()
+		defer ch.endRecovery()
+		c.recoverLoop(ch)
 	}()
 }
 
+// beginRecovery marks the chat as recovering; it reports false when a
+// recovery runs already.
+func (ch *Chat) beginRecovery() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.recovering {
+		return false
+	}
+	ch.recovering = true
+	return true
+}
+
+// endRecovery marks the chat's recovery as ended.
+func (ch *Chat) endRecovery() {
+	ch.mu.Lock()
+	ch.recovering = false
+	ch.mu.Unlock()
+}
+
 // recoverLoop looks at the history, with growing waits between looks,
-// until the ledger awaits no reply of the chat (found, timed out, or given
-// up), or the client closes. A platform without a history endpoint (404)
-// or a chat without an id ends it at once: the awaited messages fail with
+// until the ledger awaits no reply of ch (found, timed out, or given up),
+// or the client closes. A platform without a history endpoint (404) or a
+// chat without an id ends it at once: the awaited messages fail with
 // ErrReplyLost.
-func (ch *Chat) recoverLoop() {
-	c := ch.c
+func (c *Client) recoverLoop(ch *Chat) {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(250*time.Millisecond),
 		backoff.WithMultiplier(2),
@@ -140,4 +147,24 @@ func recoveryCounts(ds []registry.Decision) RecoveryInfo {
 		}
 	}
 	return info
+}
+
+// resends returns the frames of the messages of ch that a lost connection
+// took unacknowledged, in send order, to be sent again with the same
+// client_message_id after the rejoin (a second reply to one is a
+// duplicate). No context: the sender's context governed the first write.
+func (c *Client) resends(ch *Chat) []queue.Item[*outMsg] {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	var out []queue.Item[*outMsg]
+	for _, info := range c.ledger.Resends(ch.key) {
+		w, ok := info.Tag.(*waiter)
+		if !ok || w.viaREST || w.payload == nil {
+			c.ledger.Unhand(info.Wire)
+			continue
+		}
+		out = append(out, queue.Item[*outMsg]{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+			Value: &outMsg{chat: ch, w: w, wire: w.wire}})
+	}
+	return out
 }

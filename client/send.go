@@ -36,7 +36,7 @@ func (ch *Chat) validate(text string) error {
 	if strings.TrimSpace(text) == "" {
 		return &ValidationError{Reason: "text is empty"}
 	}
-	if n, max := utf8.RuneCountInString(text), ch.c.maxLength(); n > max {
+	if n, max := utf8.RuneCountInString(text), ch.host.maxLength(); n > max {
 		return &ValidationError{Reason: fmt.Sprintf("text has %d characters; the limit is %d", n, max)}
 	}
 	return nil
@@ -87,7 +87,7 @@ func (ch *Chat) usable() error {
 	closed, left, closedErr := ch.closed, ch.left, ch.closedErrLocked()
 	ch.mu.Unlock()
 	switch {
-	case ch.c.isClosed():
+	case ch.host.isClosed():
 		return ErrClosed
 	case closed:
 		return closedErr
@@ -98,33 +98,33 @@ func (ch *Chat) usable() error {
 }
 
 // register enters a new user message in the ledger and builds its frame.
-func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item, error) {
-	c := ch.c
+func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item[*outMsg], error) {
 	id := registry.NewClientMessageID()
 	w := &waiter{chat: ch, clientID: id, wire: id, text: text, ctx: ctx, attempt: 1,
-		viaREST: c.cfg.SendMode == SendREST, doneCh: make(chan struct{}), notify: make(chan struct{})}
+		viaREST: ch.cfg.SendMode == SendREST, doneCh: make(chan struct{}), notify: make(chan struct{})}
 	if !w.viaREST {
-		payload, err := c.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
-			Message: text, ChatID: ch.ID(), TenantID: c.cfg.TenantID, ClientMessageID: id, Stream: true,
+		payload, err := ch.host.encodeFrame(protocol.TypeChatMessage, protocol.ChatMessage{
+			Message: text, ChatID: ch.ID(), TenantID: ch.cfg.TenantID, ClientMessageID: id, Stream: true,
 		})
 		if err != nil {
-			return nil, queue.Item{}, err
+			return nil, queue.Item[*outMsg]{}, err
 		}
 		w.payload = payload
 	}
-	now := c.clock.Now()
+	now := ch.clock.Now()
 	w.start = now
-	if f := c.cfg.Hooks.MessageStart; f != nil {
+	if f := ch.cfg.Hooks.MessageStart; f != nil {
 		w.hctx = startHook(f, ctx, w.info(now)) // before the ledger shares w
 	}
 	ch.mu.Lock()
 	ch.addView(MessageView{ClientMessageID: id, ChatID: ch.id, Role: protocol.RoleUser, Text: text, Status: registry.StatusSending, Time: now})
 	ch.mu.Unlock()
-	c.lmu.Lock()
-	c.ledger.Add(ch.key, id, text, w, now)
-	c.lmu.Unlock()
-	if c.cfg.OrphanAge > 0 {
-		c.wake(now.Add(c.cfg.OrphanAge))
+	ch.host.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		l.Add(ch.key, id, text, w, now)
+		return out
+	})
+	if ch.cfg.OrphanAge > 0 {
+		ch.host.wake(now.Add(ch.cfg.OrphanAge))
 	}
 	se := MessageStatusEvent{ChatID: ch.ID(), ClientMessageID: id, Status: registry.StatusSending, Time: now}
 	ch.dispatch(func() {
@@ -136,15 +136,14 @@ func (ch *Chat) register(ctx context.Context, text string) (*waiter, queue.Item,
 }
 
 // submit writes or queues a message's frame; a refusal fails the message.
-func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
+func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item[*outMsg]) error {
 	if w.viaREST {
 		_, err := ch.sendREST(ctx, w)
 		return err
 	}
-	if err := ch.c.send(it); err != nil {
-		om, _ := it.Value.(*outMsg)
-		ch.c.queueDropHook(om, err)
-		ch.c.failMessage(w, err)
+	if err := ch.host.send(it); err != nil {
+		ch.host.queueDropHook(it.Value, err)
+		ch.host.failMessage(w, err)
 		return err
 	}
 	return nil
@@ -153,10 +152,10 @@ func (ch *Chat) submit(ctx context.Context, w *waiter, it queue.Item) error {
 // item builds the queue item of a message's current attempt. Its deadline
 // is the sender's context's, which the queue enforces as ErrExpired and
 // failItem reports as the context's own error.
-func (ch *Chat) item(ctx context.Context, w *waiter) queue.Item {
-	it := queue.Item{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
+func (ch *Chat) item(ctx context.Context, w *waiter) queue.Item[*outMsg] {
+	it := queue.Item[*outMsg]{Type: protocol.TypeChatMessage, ChatID: ch.ID(), Payload: w.payload,
 		Value: &outMsg{chat: ch, w: w, wire: w.wire, ctx: ctx}}
-	if dl, ok := ctx.Deadline(); ok && dl.Before(ch.c.clock.Now().Add(ch.c.cfg.QueueTTL)) {
+	if dl, ok := ctx.Deadline(); ok && dl.Before(ch.clock.Now().Add(ch.cfg.QueueTTL)) {
 		it.Deadline = dl
 	}
 	return it
@@ -169,28 +168,27 @@ var errNoChatID = errors.New("client: the chat has no id yet (degraded); retry o
 // (the platform sends the replies only to sockets joined to it); the reply
 // comes on the socket. A 2xx answer acknowledges the message.
 func (ch *Chat) sendREST(ctx context.Context, w *waiter) (*Message, error) {
-	c := ch.c
 	if err := ch.waitJoined(ctx); err != nil {
-		c.failMessage(w, err)
+		ch.host.failMessage(w, err)
 		return nil, err
 	}
 	id := ch.ID()
 	if id == "" {
-		c.failMessage(w, errNoChatID)
+		ch.host.failMessage(w, errNoChatID)
 		return nil, errNoChatID
 	}
-	c.lmu.Lock()
+	ch.lmu.Lock()
 	wire := w.wire
-	c.lmu.Unlock()
+	ch.lmu.Unlock()
 	body := protocol.SendMessageRequest{Content: w.text, Role: protocol.RoleUser,
 		Metadata: map[string]any{"client_message_id": wire}}
 	var answer json.RawMessage
-	if err := c.rest.do(ctx, http.MethodPost, protocol.PathChatMessages(id), body, &answer, false); err != nil {
-		c.failMessage(w, err)
+	if err := ch.rest.do(ctx, http.MethodPost, protocol.PathChatMessages(id), body, &answer, false); err != nil {
+		ch.host.failMessage(w, err)
 		return nil, err
 	}
 	ev := normalize.Event{ClientMessageID: wire, MessageID: postedID(answer)}
-	ch.stepEvent(registry.InAck, ev, c.connSeqNow(), nil)
+	ch.stepEvent(registry.InAck, ev, ch.host.connSeqNow(), nil)
 	if ev.MessageID != "" {
 		// The reply may have come over the socket before the answer to
 		// the post: the view still learns the message's id.
@@ -230,18 +228,18 @@ func postedID(answer []byte) string {
 
 // waitRateLimit waits out a rate limit the platform asked for.
 func (ch *Chat) waitRateLimit(ctx context.Context) error {
-	d := ch.c.rateWait()
+	d := ch.host.rateWait()
 	if d <= 0 {
 		return nil
 	}
-	t := ch.c.clock.NewTimer(d)
+	t := ch.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", &RateLimitError{RetryAfter: d}, ctx.Err())
-	case <-ch.c.ctx.Done():
+	case <-ch.host.closing():
 		return ErrClosed
 	}
 }
@@ -250,7 +248,7 @@ func (ch *Chat) waitRateLimit(ctx context.Context) error {
 // and Message.Wait. Called on the callback goroutine it sends nothing and
 // returns ErrInCallback.
 func (ch *Chat) Ask(ctx context.Context, text string) (Reply, error) {
-	if ch.c.disp.onDispatcher() {
+	if ch.host.onDispatcher() {
 		return Reply{}, ErrInCallback // before sending: the reply could not be waited for
 	}
 	m, err := ch.Send(ctx, text)

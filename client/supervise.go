@@ -278,9 +278,9 @@ func (c *Client) joinAll(ctx context.Context, conn *wsConn) error {
 // the outbound queue in order and moves to ready once it is empty, under the
 // lock that Send takes, so no frame overtakes a queued one.
 func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
-	var resend []queue.Item
+	var resend []queue.Item[*outMsg]
 	for _, ch := range c.chatList() {
-		resend = append(resend, ch.resends()...)
+		resend = append(resend, c.resends(ch)...)
 	}
 	if len(resend) > 0 {
 		c.q.PutBack(resend)
@@ -322,7 +322,7 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 		}
 	}
 	for _, ch := range c.chatList() {
-		ch.recoverReplies()
+		c.recoverReplies(ch)
 	}
 	return nil
 }

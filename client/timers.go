@@ -109,25 +109,24 @@ func (c *Client) nextDeadline() (time.Time, bool) {
 // nextDeadline returns when the chat's tick has something to do: typing to
 // stop, another participant's typing to forget, merged chunks to deliver.
 func (ch *Chat) nextDeadline() (time.Time, bool) {
-	c := ch.c
 	var next time.Time
 	consider := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
-	c.lmu.Lock()
+	ch.lmu.Lock()
 	ch.mu.Lock()
 	if ch.typingOn {
-		consider(ch.typingReq.Add(c.cfg.TypingIdle))
+		consider(ch.typingReq.Add(ch.cfg.TypingIdle))
 	}
 	for _, at := range ch.typers {
-		consider(at.Add(2*c.cfg.TypingIdle + time.Nanosecond))
+		consider(at.Add(2*ch.cfg.TypingIdle + time.Nanosecond))
 	}
-	if w := ch.stream; w != nil && w.mergedN > 0 && c.cfg.ChunkCoalesce > 0 {
-		consider(w.lastOut.Add(c.cfg.ChunkCoalesce))
+	if w := ch.stream; w != nil && w.mergedN > 0 && ch.cfg.ChunkCoalesce > 0 {
+		consider(w.lastOut.Add(ch.cfg.ChunkCoalesce))
 	}
 	ch.mu.Unlock()
-	c.lmu.Unlock()
+	ch.lmu.Unlock()
 	return next, !next.IsZero()
 }

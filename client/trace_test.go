@@ -234,7 +234,7 @@ func TestHooks_UnsetHooksAllocateNothing(t *testing.T) {
 		t.Skip("allocation counts differ under -race")
 	}
 	c := &Client{disp: newDispatcher(8, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	w := &waiter{chat: &Chat{c: c}, clientID: "m1"}
+	w := &waiter{chat: &Chat{host: c, owner: c}, clientID: "m1"}
 	perr := errors.New("x")
 	allocs := testing.AllocsPerRun(100, func() {
 		now := time.Time{}

@@ -16,20 +16,20 @@ func (ch *Chat) Typing(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := ch.c.clock.Now()
+	now := ch.clock.Now()
 	ch.mu.Lock()
 	if ch.closed {
 		defer ch.mu.Unlock()
 		return ch.closedErrLocked()
 	}
 	ch.typingReq = now
-	send := !ch.typingOn || now.Sub(ch.typingAt) >= ch.c.cfg.TypingThrottle
+	send := !ch.typingOn || now.Sub(ch.typingAt) >= ch.cfg.TypingThrottle
 	if send {
 		ch.typingOn = true
 		ch.typingAt = now
 	}
 	ch.mu.Unlock()
-	ch.c.wake(now.Add(ch.c.cfg.TypingIdle))
+	ch.host.wake(now.Add(ch.cfg.TypingIdle))
 	if !send {
 		return nil
 	}
@@ -38,11 +38,11 @@ func (ch *Chat) Typing(ctx context.Context) error {
 
 func (ch *Chat) sendTyping(t string) error {
 	id := ch.ID()
-	payload, err := ch.c.encodeFrame(t, protocol.Typing{ChatID: id, TenantID: ch.c.cfg.TenantID})
+	payload, err := ch.host.encodeFrame(t, protocol.Typing{ChatID: id, TenantID: ch.cfg.TenantID})
 	if err != nil {
 		return err
 	}
-	return ch.c.send(queue.Item{Type: t, ChatID: id, Payload: payload})
+	return ch.host.send(queue.Item[*outMsg]{Type: t, ChatID: id, Payload: payload})
 }
 
 // stopTypingBeforeSend sends typing_stop when typing is on.
@@ -59,24 +59,23 @@ func (ch *Chat) stopTypingBeforeSend() {
 // tick runs the chat's timers: merged chunks due, typing auto-stop, stale
 // typing users. The ledger has the reply timeouts.
 func (ch *Chat) tick(now time.Time) {
-	c := ch.c
-	if cw := c.cfg.ChunkCoalesce; cw > 0 {
-		c.lmu.Lock()
+	if cw := ch.cfg.ChunkCoalesce; cw > 0 {
+		ch.lmu.Lock()
 		ch.mu.Lock()
 		w := ch.stream
 		ch.mu.Unlock()
 		if w != nil && w.mergedN > 0 && now.Sub(w.lastOut) >= cw {
-			c.flushMerged(w, now)
+			ch.host.flushMerged(w, now)
 		}
-		c.lmu.Unlock()
+		ch.lmu.Unlock()
 	}
 	ch.mu.Lock()
-	stopTyping := ch.typingOn && now.Sub(ch.typingReq) >= c.cfg.TypingIdle
+	stopTyping := ch.typingOn && now.Sub(ch.typingReq) >= ch.cfg.TypingIdle
 	if stopTyping {
 		ch.typingOn = false
 	}
 	for u, at := range ch.typers {
-		if now.Sub(at) > 2*c.cfg.TypingIdle {
+		if now.Sub(at) > 2*ch.cfg.TypingIdle {
 			delete(ch.typers, u)
 		}
 	}

@@ -10,11 +10,11 @@ import (
 )
 
 // benchFrames returns n chat messages with a realistic payload.
-func benchFrames(n int) []Item {
+func benchFrames(n int) []Item[int] {
 	payload := []byte(`{"type":"chat_message","data":{"message":"hello","chat_id":"c1","tenant_id":"t1","client_message_id":"7d9f","stream":true},"timestamp":1736000000000}`)
-	items := make([]Item, n)
+	items := make([]Item[int], n)
 	for i := range items {
-		items[i] = Item{Type: protocol.TypeChatMessage, ChatID: "c1", Payload: payload, Value: i}
+		items[i] = Item[int]{Type: protocol.TypeChatMessage, ChatID: "c1", Payload: payload, Value: i}
 	}
 	return items
 }
@@ -25,7 +25,7 @@ func benchFrames(n int) []Item {
 func BenchmarkPushDrain(b *testing.B) {
 	items := benchFrames(DefaultCapacity)
 	b.Run("queue", func(b *testing.B) {
-		q := New(Config{})
+		q := New[int](Config{})
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, it := range items {
@@ -40,7 +40,7 @@ func BenchmarkPushDrain(b *testing.B) {
 	})
 	b.Run("baseline/mutex-slice", func(b *testing.B) {
 		var mu sync.Mutex
-		buf := make([]Item, 0, DefaultCapacity)
+		buf := make([]Item[int], 0, DefaultCapacity)
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, it := range items {
@@ -63,7 +63,7 @@ func BenchmarkPushDrain(b *testing.B) {
 // BenchmarkPushFullReject pushes a message into a queue full of messages,
 // which RejectNew refuses.
 func BenchmarkPushFullReject(b *testing.B) {
-	q := New(Config{})
+	q := New[int](Config{})
 	for _, it := range benchFrames(DefaultCapacity) {
 		if _, err := q.Push(it); err != nil {
 			b.Fatal(err)

@@ -32,24 +32,24 @@ func (l *ledger) record(id int, outcome string) {
 	l.counts[outcome]++
 }
 
-func (l *ledger) items(items []Item, outcome string) {
+func (l *ledger) items(items []Item[int], outcome string) {
 	for _, it := range items {
-		l.record(it.Value.(int), outcome)
+		l.record(it.Value, outcome)
 	}
 }
 
-func (l *ledger) removed(rs []Removed) {
+func (l *ledger) removed(rs []Removed[int]) {
 	for _, r := range rs {
-		l.record(r.Item.Value.(int), reason(r.Err))
+		l.record(r.Item.Value, reason(r.Err))
 	}
 }
 
 // frameFor builds frame id of a pusher: mostly chat messages, typing frames
 // over a few chats (so that they coalesce and get evicted), some with a
 // short deadline (so that they expire), some not queueable.
-func frameFor(id int) Item {
+func frameFor(id int) Item[int] {
 	chat := fmt.Sprintf("chat-%d", id%3)
-	it := Item{Type: protocol.TypeChatMessage, ChatID: chat, Value: id}
+	it := Item[int]{Type: protocol.TypeChatMessage, ChatID: chat, Value: id}
 	switch {
 	case id%13 == 0:
 		it.Type = protocol.TypeJoinChat
@@ -69,7 +69,7 @@ func TestQueue_ConcurrentPushersAndDrainerAccountForEveryFrameOnce(t *testing.T)
 		t.Run(policy.String(), func(t *testing.T) {
 			const pushers, perPusher = 8, 400
 			clk := newClock()
-			q := New(Config{Capacity: 16, Policy: policy, TTL: time.Second, Now: clk.Now})
+			q := New[int](Config{Capacity: 16, Policy: policy, TTL: time.Second, Now: clk.Now})
 			l := newLedger()
 
 			var wg sync.WaitGroup
@@ -118,7 +118,7 @@ func TestQueue_ConcurrentPushersAndDrainerAccountForEveryFrameOnce(t *testing.T)
 					case 3:
 						l.removed(q.Expire())
 					case 7:
-						l.items(q.Remove(func(it Item) bool { return it.Value.(int)%11 == 0 }), "removed by predicate")
+						l.items(q.Remove(func(it Item[int]) bool { return it.Value%11 == 0 }), "removed by predicate")
 					}
 					runtime.Gosched()
 				}

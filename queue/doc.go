@@ -2,7 +2,12 @@
 // while the connection is not ready wait here, in order, until the client
 // flushes them to the new socket.
 //
-// Start with [New] and [Config]. A [Queue] holds chat messages and typing
+// Start with [New] and [Config]. A [Queue] is generic over the caller's
+// correlation value: each [Item] carries a Value of the queue's type T (who
+// to notify, say), which the queue never reads and hands back typed in every
+// [Item] and [Removed] it returns, so the caller needs no type assertion.
+//
+// A [Queue] holds chat messages and typing
 // frames only ([protocol.Queueable]); joins are re-sent from the client's chat
 // set and pings are useless on a dead socket, so [Queue.Push] refuses them
 // with [ErrNotQueueable].

@@ -9,12 +9,12 @@ import (
 )
 
 func Example() {
-	q := queue.New(queue.Config{Capacity: 2})
+	q := queue.New[string](queue.Config{Capacity: 2})
 
 	// While the connection is down, frames wait. The newer typing frame of
 	// chat c1 replaces the older one.
 	push := func(typ, text string) {
-		removed, err := q.Push(queue.Item{Type: typ, ChatID: "c1", Value: text})
+		removed, err := q.Push(queue.Item[string]{Type: typ, ChatID: "c1", Value: text})
 		for _, r := range removed {
 			fmt.Printf("removed %q: %v\n", r.Item.Value, r.Err)
 		}
@@ -42,9 +42,9 @@ func Example() {
 }
 
 func ExampleQueue_PutBack() {
-	q := queue.New(queue.Config{})
+	q := queue.New[string](queue.Config{})
 	for _, text := range []string{"one", "two", "three"} {
-		if _, err := q.Push(queue.Item{Type: protocol.TypeChatMessage, ChatID: "c1", Value: text}); err != nil {
+		if _, err := q.Push(queue.Item[string]{Type: protocol.TypeChatMessage, ChatID: "c1", Value: text}); err != nil {
 			fmt.Println(err)
 		}
 	}
@@ -52,7 +52,7 @@ func ExampleQueue_PutBack() {
 	live, _ := q.Drain()
 	// Suppose the socket broke after the first write: the rest go back to the
 	// front, ahead of anything pushed meanwhile, for the next flush.
-	_, _ = q.Push(queue.Item{Type: protocol.TypeChatMessage, ChatID: "c1", Value: "four"})
+	_, _ = q.Push(queue.Item[string]{Type: protocol.TypeChatMessage, ChatID: "c1", Value: "four"})
 	q.PutBack(live[1:])
 
 	live, _ = q.Drain()

@@ -34,52 +34,52 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newTestQueue returns a queue on a fake clock.
-func newTestQueue(cfg Config) (*Queue, *fakeClock) {
+func newTestQueue(cfg Config) (*Queue[string], *fakeClock) {
 	clk := newClock()
 	cfg.Now = clk.Now
-	return New(cfg), clk
+	return New[string](cfg), clk
 }
 
-func msg(chat, label string) Item {
-	return Item{Type: protocol.TypeChatMessage, ChatID: chat, Payload: []byte(label), Value: label}
+func msg(chat, label string) Item[string] {
+	return Item[string]{Type: protocol.TypeChatMessage, ChatID: chat, Payload: []byte(label), Value: label}
 }
 
-func typingStart(chat, label string) Item {
-	return Item{Type: protocol.TypeTypingStart, ChatID: chat, Value: label}
+func typingStart(chat, label string) Item[string] {
+	return Item[string]{Type: protocol.TypeTypingStart, ChatID: chat, Value: label}
 }
 
-func typingStop(chat, label string) Item {
-	return Item{Type: protocol.TypeTypingStop, ChatID: chat, Value: label}
+func typingStop(chat, label string) Item[string] {
+	return Item[string]{Type: protocol.TypeTypingStop, ChatID: chat, Value: label}
 }
 
-func ofType(typ, label string) Item {
-	return Item{Type: typ, ChatID: "a", Value: label}
+func ofType(typ, label string) Item[string] {
+	return Item[string]{Type: typ, ChatID: "a", Value: label}
 }
 
-func until(it Item, d time.Time) Item {
+func until(it Item[string], d time.Time) Item[string] {
 	it.Deadline = d
 	return it
 }
 
-func sized(it Item, n int) Item {
+func sized(it Item[string], n int) Item[string] {
 	it.Payload = make([]byte, n)
 	return it
 }
 
 // labels returns the Value of each item, as the string the tests put there.
-func labels(items []Item) []string {
+func labels(items []Item[string]) []string {
 	out := make([]string, 0, len(items))
 	for _, it := range items {
-		out = append(out, it.Value.(string))
+		out = append(out, it.Value)
 	}
 	return out
 }
 
 // removedLabels renders each removal as "label/reason".
-func removedLabels(rs []Removed) []string {
+func removedLabels(rs []Removed[string]) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, r.Item.Value.(string)+"/"+reason(r.Err))
+		out = append(out, r.Item.Value+"/"+reason(r.Err))
 	}
 	return out
 }
@@ -96,7 +96,7 @@ func reason(err error) string {
 	return "unexpected: " + err.Error()
 }
 
-func mustPush(t testing.TB, q *Queue, items ...Item) {
+func mustPush(t testing.TB, q *Queue[string], items ...Item[string]) {
 	t.Helper()
 	for _, it := range items {
 		removed, err := q.Push(it)
@@ -107,7 +107,7 @@ func mustPush(t testing.TB, q *Queue, items ...Item) {
 
 // contents drains q and returns the labels of the live items; it fails on
 // expired ones.
-func contents(t testing.TB, q *Queue) []string {
+func contents(t testing.TB, q *Queue[string]) []string {
 	t.Helper()
 	live, expired := q.Drain()
 	require.Empty(t, expired)

@@ -13,9 +13,9 @@ func TestQueue_Push(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     Config
-		setup   []Item        // pushed first; each must be accepted without removals
-		advance time.Duration // clock advance between setup and push
-		push    Item
+		setup   []Item[string] // pushed first; each must be accepted without removals
+		advance time.Duration  // clock advance between setup and push
+		push    Item[string]
 		wantErr error
 		// wantRemoved lists the removals of the push as "label/reason".
 		wantRemoved []string
@@ -24,27 +24,27 @@ func TestQueue_Push(t *testing.T) {
 	}{
 		{
 			name:      "chat message is queued at the end",
-			setup:     []Item{msg("a", "m1")},
+			setup:     []Item[string]{msg("a", "m1")},
 			push:      msg("a", "m2"),
 			wantQueue: []string{"m1", "m2"},
 		},
 		{
 			name:      "typing frames are queueable",
-			setup:     []Item{typingStart("a", "t1")},
+			setup:     []Item[string]{typingStart("a", "t1")},
 			push:      typingStop("b", "t2"),
 			wantQueue: []string{"t1", "t2"},
 		},
 		{
 			name:      "capacity is counted in messages not bytes",
 			cfg:       Config{Capacity: 2},
-			setup:     []Item{sized(msg("a", "big1"), 1<<20), sized(msg("a", "big2"), 1<<20)},
+			setup:     []Item[string]{sized(msg("a", "big1"), 1<<20), sized(msg("a", "big2"), 1<<20)},
 			push:      sized(msg("a", "tiny"), 1),
 			wantErr:   ErrQueueFull,
 			wantQueue: []string{"big1", "big2"},
 		},
 		{
 			name:      "join_chat is not queueable",
-			setup:     []Item{msg("a", "m1")},
+			setup:     []Item[string]{msg("a", "m1")},
 			push:      ofType(protocol.TypeJoinChat, "j"),
 			wantErr:   ErrNotQueueable,
 			wantQueue: []string{"m1"},
@@ -76,41 +76,41 @@ func TestQueue_Push(t *testing.T) {
 		},
 		{
 			name:        "typing frame replaces the pending typing frame of the same chat and goes to the end",
-			setup:       []Item{typingStart("a", "t1"), msg("a", "m1")},
+			setup:       []Item[string]{typingStart("a", "t1"), msg("a", "m1")},
 			push:        typingStop("a", "t2"),
 			wantRemoved: []string{"t1/replaced"},
 			wantQueue:   []string{"m1", "t2"},
 		},
 		{
 			name:        "typing_start replaces an older typing_start of the same chat",
-			setup:       []Item{typingStart("a", "t1")},
+			setup:       []Item[string]{typingStart("a", "t1")},
 			push:        typingStart("a", "t2"),
 			wantRemoved: []string{"t1/replaced"},
 			wantQueue:   []string{"t2"},
 		},
 		{
 			name:      "typing is coalesced per chat only",
-			setup:     []Item{typingStart("a", "t1"), typingStart("b", "t2")},
+			setup:     []Item[string]{typingStart("a", "t1"), typingStart("b", "t2")},
 			push:      typingStop("c", "t3"),
 			wantQueue: []string{"t1", "t2", "t3"},
 		},
 		{
 			name:        "typing of one chat leaves other chats' typing in place",
-			setup:       []Item{typingStart("a", "t1"), typingStart("b", "t2")},
+			setup:       []Item[string]{typingStart("a", "t1"), typingStart("b", "t2")},
 			push:        typingStop("b", "t3"),
 			wantRemoved: []string{"t2/replaced"},
 			wantQueue:   []string{"t1", "t3"},
 		},
 		{
 			name:      "chat messages are never coalesced",
-			setup:     []Item{msg("a", "m1")},
+			setup:     []Item[string]{msg("a", "m1")},
 			push:      msg("a", "m2"),
 			wantQueue: []string{"m1", "m2"},
 		},
 		{
 			name:        "typing replacement in a full queue needs no eviction",
 			cfg:         Config{Capacity: 2},
-			setup:       []Item{msg("a", "m1"), typingStart("a", "t1")},
+			setup:       []Item[string]{msg("a", "m1"), typingStart("a", "t1")},
 			push:        typingStop("a", "t2"),
 			wantRemoved: []string{"t1/replaced"},
 			wantQueue:   []string{"m1", "t2"},
@@ -118,7 +118,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "RejectNew evicts the oldest typing frame for a chat message",
 			cfg:         Config{Capacity: 3},
-			setup:       []Item{msg("a", "m1"), typingStart("a", "t1"), typingStart("b", "t2")},
+			setup:       []Item[string]{msg("a", "m1"), typingStart("a", "t1"), typingStart("b", "t2")},
 			push:        msg("a", "m2"),
 			wantRemoved: []string{"t1/evicted"},
 			wantQueue:   []string{"m1", "t2", "m2"},
@@ -126,7 +126,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "RejectNew evicts the oldest typing frame for a typing frame of another chat",
 			cfg:         Config{Capacity: 2},
-			setup:       []Item{msg("a", "m1"), typingStart("a", "t1")},
+			setup:       []Item[string]{msg("a", "m1"), typingStart("a", "t1")},
 			push:        typingStart("b", "t2"),
 			wantRemoved: []string{"t1/evicted"},
 			wantQueue:   []string{"m1", "t2"},
@@ -134,7 +134,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:      "RejectNew refuses a chat message when the queue is full of messages",
 			cfg:       Config{Capacity: 2},
-			setup:     []Item{msg("a", "m1"), msg("b", "m2")},
+			setup:     []Item[string]{msg("a", "m1"), msg("b", "m2")},
 			push:      msg("a", "m3"),
 			wantErr:   ErrQueueFull,
 			wantQueue: []string{"m1", "m2"},
@@ -142,7 +142,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:      "RejectNew refuses a typing frame when the queue is full of messages",
 			cfg:       Config{Capacity: 2},
-			setup:     []Item{msg("a", "m1"), msg("b", "m2")},
+			setup:     []Item[string]{msg("a", "m1"), msg("b", "m2")},
 			push:      typingStart("a", "t1"),
 			wantErr:   ErrQueueFull,
 			wantQueue: []string{"m1", "m2"},
@@ -150,7 +150,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "DropOldest evicts the oldest message and reports it",
 			cfg:         Config{Capacity: 2, Policy: DropOldest},
-			setup:       []Item{msg("a", "m1"), msg("b", "m2")},
+			setup:       []Item[string]{msg("a", "m1"), msg("b", "m2")},
 			push:        msg("a", "m3"),
 			wantRemoved: []string{"m1/evicted"},
 			wantQueue:   []string{"m2", "m3"},
@@ -158,7 +158,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "DropOldest evicts the oldest frame even when a typing frame is younger",
 			cfg:         Config{Capacity: 2, Policy: DropOldest},
-			setup:       []Item{msg("a", "m1"), typingStart("a", "t1")},
+			setup:       []Item[string]{msg("a", "m1"), typingStart("a", "t1")},
 			push:        msg("a", "m2"),
 			wantRemoved: []string{"m1/evicted"},
 			wantQueue:   []string{"t1", "m2"},
@@ -166,7 +166,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "DropOldest evicts a typing frame when it is the oldest",
 			cfg:         Config{Capacity: 2, Policy: DropOldest},
-			setup:       []Item{typingStart("a", "t1"), msg("a", "m1")},
+			setup:       []Item[string]{typingStart("a", "t1"), msg("a", "m1")},
 			push:        typingStart("b", "t2"),
 			wantRemoved: []string{"t1/evicted"},
 			wantQueue:   []string{"m1", "t2"},
@@ -174,7 +174,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "expired frames are purged before the capacity check so they never cause a rejection",
 			cfg:         Config{Capacity: 2},
-			setup:       []Item{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
+			setup:       []Item[string]{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
 			advance:     time.Second,
 			push:        msg("a", "m3"),
 			wantRemoved: []string{"m1/expired"},
@@ -183,7 +183,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "expired frames are purged before DropOldest picks a victim",
 			cfg:         Config{Capacity: 2, Policy: DropOldest},
-			setup:       []Item{msg("a", "m1"), until(msg("a", "m2"), t0.Add(time.Second))},
+			setup:       []Item[string]{msg("a", "m1"), until(msg("a", "m2"), t0.Add(time.Second))},
 			advance:     time.Second,
 			push:        msg("a", "m3"),
 			wantRemoved: []string{"m2/expired"},
@@ -192,7 +192,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:      "a frame one nanosecond before its deadline is still queued",
 			cfg:       Config{Capacity: 2},
-			setup:     []Item{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
+			setup:     []Item[string]{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
 			advance:   time.Second - time.Nanosecond,
 			push:      msg("a", "m3"),
 			wantErr:   ErrQueueFull,
@@ -201,7 +201,7 @@ func TestQueue_Push(t *testing.T) {
 		{
 			name:        "a frame whose deadline has passed is refused with ErrExpired after the purge",
 			cfg:         Config{Capacity: 2},
-			setup:       []Item{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
+			setup:       []Item[string]{until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2")},
 			advance:     time.Second,
 			push:        until(msg("a", "m3"), t0),
 			wantErr:     ErrExpired,
@@ -210,7 +210,7 @@ func TestQueue_Push(t *testing.T) {
 		},
 		{
 			name:        "the default TTL expires a frame pushed without a deadline",
-			setup:       []Item{msg("a", "m1")},
+			setup:       []Item[string]{msg("a", "m1")},
 			advance:     DefaultTTL,
 			push:        msg("a", "m2"),
 			wantRemoved: []string{"m1/expired"},
@@ -263,7 +263,7 @@ func TestQueue_DeadlineFromItemOrTTL(t *testing.T) {
 	tests := []struct {
 		name string
 		ttl  time.Duration
-		item Item
+		item Item[string]
 		want time.Time
 	}{
 		{"item deadline is kept", 0, until(msg("a", "m"), t0.Add(time.Minute)), t0.Add(time.Minute)},

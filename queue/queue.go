@@ -44,8 +44,10 @@ func (p Policy) String() string {
 	return fmt.Sprintf("Policy(%d)", int(p))
 }
 
-// Item is one outbound frame waiting in the queue.
-type Item struct {
+// Item is one outbound frame waiting in the queue. T is the type of the
+// caller's correlation value (Value), so that the caller reads it back
+// without a type assertion.
+type Item[T any] struct {
 	// Type is the frame type: protocol.TypeChatMessage,
 	// protocol.TypeTypingStart or protocol.TypeTypingStop.
 	Type string
@@ -59,7 +61,7 @@ type Item struct {
 	Deadline time.Time
 	// Value is the caller's correlation data (for example who to notify),
 	// opaque to the queue.
-	Value any
+	Value T
 	// Seq is assigned by Push, starting at 1 and increasing with every
 	// accepted frame. PutBack keeps it.
 	Seq uint64
@@ -67,9 +69,9 @@ type Item struct {
 
 // Removed is a frame taken out of the queue without being sent, and why:
 // ErrEvicted, ErrReplaced or ErrExpired.
-type Removed struct {
+type Removed[T any] struct {
 	// Item is the frame as it was queued.
-	Item Item
+	Item Item[T]
 	// Err is why it was removed: ErrEvicted, ErrReplaced or ErrExpired.
 	Err error
 }
@@ -93,8 +95,9 @@ type Config struct {
 
 // Queue is a bounded FIFO of outbound frames with per-chat typing
 // coalescing and deadlines. It starts no goroutines; all methods are safe for
-// concurrent use and none blocks other than on the queue's own mutex.
-type Queue struct {
+// concurrent use and none blocks other than on the queue's own mutex. T is
+// the type of the caller's correlation value, Item.Value.
+type Queue[T any] struct {
 	mu       sync.Mutex
 	capacity int
 	policy   Policy
@@ -103,7 +106,7 @@ type Queue struct {
 
 	chatCap int // most chat messages one chat may hold; 0: Capacity
 
-	items []Item // FIFO order, oldest first
+	items []Item[T] // FIFO order, oldest first
 	// typing is the number of typing frames in items.
 	typing int
 	// earliest is a lower bound of the deadlines in items (zero when none
@@ -113,9 +116,9 @@ type Queue struct {
 	stats    Stats
 }
 
-// New returns an empty queue configured by cfg. cfg is copied; the caller's
-// value is not changed.
-func New(cfg Config) *Queue {
+// New returns an empty queue of frames whose Item.Value is a T, configured
+// by cfg. cfg is copied; the caller's value is not changed.
+func New[T any](cfg Config) *Queue[T] {
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = DefaultCapacity
 	}
@@ -128,7 +131,7 @@ func New(cfg Config) *Queue {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Queue{
+	return &Queue[T]{
 		capacity: cfg.Capacity,
 		policy:   cfg.Policy,
 		ttl:      cfg.TTL,
@@ -160,7 +163,7 @@ func isTyping(t string) bool {
 // typing_start or typing_stop, or ErrExpired when it.Deadline has already
 // passed. A refused frame is not queued and the returned removals are still
 // valid.
-func (q *Queue) Push(it Item) ([]Removed, error) {
+func (q *Queue[T]) Push(it Item[T]) ([]Removed[T], error) {
 	if !protocol.Queueable(it.Type) {
 		q.mu.Lock()
 		q.stats.Rejected++
@@ -190,7 +193,7 @@ func (q *Queue) Push(it Item) ([]Removed, error) {
 				q.stats.Rejected++
 				return removed, ErrQueueFull
 			}
-			removed = append(removed, Removed{Item: q.removeAtLocked(oldest), Err: ErrEvicted})
+			removed = append(removed, Removed[T]{Item: q.removeAtLocked(oldest), Err: ErrEvicted})
 			q.stats.Evicted++
 		}
 	}
@@ -206,7 +209,7 @@ func (q *Queue) Push(it Item) ([]Removed, error) {
 			q.stats.Rejected++
 			return removed, ErrQueueFull
 		}
-		removed = append(removed, Removed{Item: q.removeAtLocked(victim), Err: ErrEvicted})
+		removed = append(removed, Removed[T]{Item: q.removeAtLocked(victim), Err: ErrEvicted})
 		q.stats.Evicted++
 	}
 	q.seq++
@@ -225,7 +228,7 @@ func (q *Queue) Push(it Item) ([]Removed, error) {
 // its cap is treated as a full queue (RejectNew refuses, DropOldest evicts
 // the chat's own oldest frame). n <= 0 or n >= Capacity removes the bound.
 // Frames already queued stay.
-func (q *Queue) SetChatCap(n int) {
+func (q *Queue[T]) SetChatCap(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.chatCap = max(n, 0)
@@ -233,7 +236,7 @@ func (q *Queue) SetChatCap(n int) {
 
 // chatLocked returns the number of chat messages of chatID in the queue and
 // the index of its oldest.
-func (q *Queue) chatLocked(chatID string) (n, oldest int) {
+func (q *Queue[T]) chatLocked(chatID string) (n, oldest int) {
 	oldest = -1
 	for i, it := range q.items {
 		if it.ChatID == chatID && !isTyping(it.Type) {
@@ -249,14 +252,14 @@ func (q *Queue) chatLocked(chatID string) (n, oldest int) {
 // coalesceLocked removes every pending typing frame of chatID, appending
 // them to removed with ErrReplaced. There is at most one, except after a
 // PutBack returned an older one in front of a newer one.
-func (q *Queue) coalesceLocked(chatID string, removed []Removed) []Removed {
+func (q *Queue[T]) coalesceLocked(chatID string, removed []Removed[T]) []Removed[T] {
 	if q.typing == 0 {
 		return removed
 	}
 	kept := q.items[:0]
 	for _, it := range q.items {
 		if isTyping(it.Type) && it.ChatID == chatID {
-			removed = append(removed, Removed{Item: it, Err: ErrReplaced})
+			removed = append(removed, Removed[T]{Item: it, Err: ErrReplaced})
 			q.stats.Replaced++
 			q.typing--
 			continue
@@ -268,7 +271,7 @@ func (q *Queue) coalesceLocked(chatID string, removed []Removed) []Removed {
 }
 
 // oldestTypingLocked returns the index of the oldest typing frame, or -1.
-func (q *Queue) oldestTypingLocked() int {
+func (q *Queue[T]) oldestTypingLocked() int {
 	for i, it := range q.items {
 		if isTyping(it.Type) {
 			return i
@@ -278,7 +281,7 @@ func (q *Queue) oldestTypingLocked() int {
 }
 
 // removeAtLocked takes out the item at index i.
-func (q *Queue) removeAtLocked(i int) Item {
+func (q *Queue[T]) removeAtLocked(i int) Item[T] {
 	it := q.items[i]
 	if isTyping(it.Type) {
 		q.typing--
@@ -289,13 +292,13 @@ func (q *Queue) removeAtLocked(i int) Item {
 
 // truncateLocked makes kept, a prefix-aliased filter of q.items, the new
 // contents, and clears the tail so that dropped payloads can be collected.
-func (q *Queue) truncateLocked(kept []Item) {
+func (q *Queue[T]) truncateLocked(kept []Item[T]) {
 	clear(q.items[len(kept):])
 	q.items = kept
 }
 
 // noteDeadlineLocked lowers the earliest-deadline bound to d.
-func (q *Queue) noteDeadlineLocked(d time.Time) {
+func (q *Queue[T]) noteDeadlineLocked(d time.Time) {
 	if d.IsZero() {
 		return
 	}
@@ -313,7 +316,7 @@ func expired(d, now time.Time) bool {
 
 // purgeLocked removes the expired items, appending them to removed with
 // ErrExpired, and recomputes the earliest deadline.
-func (q *Queue) purgeLocked(now time.Time, removed []Removed) []Removed {
+func (q *Queue[T]) purgeLocked(now time.Time, removed []Removed[T]) []Removed[T] {
 	if q.earliest.IsZero() || now.Before(q.earliest) {
 		return removed
 	}
@@ -321,7 +324,7 @@ func (q *Queue) purgeLocked(now time.Time, removed []Removed) []Removed {
 	var earliest time.Time
 	for _, it := range q.items {
 		if expired(it.Deadline, now) {
-			removed = append(removed, Removed{Item: it, Err: ErrExpired})
+			removed = append(removed, Removed[T]{Item: it, Err: ErrExpired})
 			q.stats.Expired++
 			if isTyping(it.Type) {
 				q.typing--
@@ -343,7 +346,7 @@ func (q *Queue) purgeLocked(now time.Time, removed []Removed) []Removed {
 // (with ErrExpired), for their senders to be told. Either may be nil. The
 // queue is empty afterwards; after a failed write, return the unsent frames
 // with PutBack.
-func (q *Queue) Drain() (live []Item, expired []Removed) {
+func (q *Queue[T]) Drain() (live []Item[T], expired []Removed[T]) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	expired = q.purgeLocked(q.now(), nil)
@@ -366,7 +369,7 @@ func (q *Queue) Drain() (live []Item, expired []Removed) {
 // refusal per push) until enough frames have left it. It does not coalesce
 // either; a typing frame put back in front of a newer one of the same chat
 // is replaced at the next typing Push for that chat.
-func (q *Queue) PutBack(items []Item) {
+func (q *Queue[T]) PutBack(items []Item[T]) {
 	if len(items) == 0 {
 		return
 	}
@@ -384,7 +387,7 @@ func (q *Queue) PutBack(items []Item) {
 // Expire removes the frames whose deadline has passed and returns them with
 // ErrExpired, oldest first (nil if none). The client calls it when the timer
 // set from NextDeadline fires.
-func (q *Queue) Expire() []Removed {
+func (q *Queue[T]) Expire() []Removed[T] {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.purgeLocked(q.now(), nil)
@@ -394,10 +397,10 @@ func (q *Queue) Expire() []Removed {
 // in FIFO order (nil if none); for example the frames of a sender whose
 // context ended. match is called with the queue's lock held: it must be quick
 // and must not call the queue's methods.
-func (q *Queue) Remove(match func(Item) bool) []Item {
+func (q *Queue[T]) Remove(match func(Item[T]) bool) []Item[T] {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []Item
+	var out []Item[T]
 	kept := q.items[:0]
 	for _, it := range q.items {
 		if match(it) {
@@ -415,20 +418,20 @@ func (q *Queue) Remove(match func(Item) bool) []Item {
 
 // Len returns the number of frames in the queue, expired ones not yet
 // purged included.
-func (q *Queue) Len() int {
+func (q *Queue[T]) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items)
 }
 
 // Cap returns the capacity of the queue, in frames.
-func (q *Queue) Cap() int {
+func (q *Queue[T]) Cap() int {
 	return q.capacity
 }
 
 // NextDeadline returns the earliest deadline among the queued frames, for
 // the caller's expiry timer, and false when no queued frame has a deadline.
-func (q *Queue) NextDeadline() (time.Time, bool) {
+func (q *Queue[T]) NextDeadline() (time.Time, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var earliest time.Time
@@ -460,7 +463,7 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the queue's counters.
-func (q *Queue) Stats() Stats {
+func (q *Queue[T]) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.stats

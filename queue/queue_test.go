@@ -16,20 +16,20 @@ func TestQueue_ExpiresOnEveryOperation(t *testing.T) {
 		name string
 		// expire runs the operation and returns the expired frames it
 		// reported.
-		expire func(t *testing.T, q *Queue) []Removed
+		expire func(t *testing.T, q *Queue[string]) []Removed[string]
 	}{
-		{"Push", func(t *testing.T, q *Queue) []Removed {
+		{"Push", func(t *testing.T, q *Queue[string]) []Removed[string] {
 			removed, err := q.Push(msg("a", "m3"))
 			require.NoError(t, err)
 			return removed
 		}},
-		{"Drain", func(t *testing.T, q *Queue) []Removed {
+		{"Drain", func(t *testing.T, q *Queue[string]) []Removed[string] {
 			live, expired := q.Drain()
 			require.Equal(t, []string{"m2"}, labels(live))
 			q.PutBack(live)
 			return expired
 		}},
-		{"Expire", func(t *testing.T, q *Queue) []Removed {
+		{"Expire", func(t *testing.T, q *Queue[string]) []Removed[string] {
 			return q.Expire()
 		}},
 	}
@@ -104,12 +104,12 @@ func TestQueue_PutBack(t *testing.T) {
 		name string
 		cfg  Config
 		// run drives the queue and returns its contents (drained) at the end.
-		run  func(t *testing.T, q *Queue, clk *fakeClock) []string
+		run  func(t *testing.T, q *Queue[string], clk *fakeClock) []string
 		want []string
 	}{
 		{
 			name: "put back frames go to the front in their order",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, msg("a", "m1"), msg("a", "m2"), msg("a", "m3"))
 				live, _ := q.Drain()
 				mustPush(t, q, msg("a", "m4"))
@@ -121,7 +121,7 @@ func TestQueue_PutBack(t *testing.T) {
 		{
 			name: "put back above capacity keeps every frame",
 			cfg:  Config{Capacity: 2},
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, msg("a", "m1"), msg("a", "m2"))
 				live, _ := q.Drain()
 				mustPush(t, q, msg("a", "m3"), msg("a", "m4"))
@@ -137,7 +137,7 @@ func TestQueue_PutBack(t *testing.T) {
 		{
 			name: "DropOldest above capacity evicts one frame per push",
 			cfg:  Config{Capacity: 2, Policy: DropOldest},
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, msg("a", "m1"), msg("a", "m2"))
 				live, _ := q.Drain()
 				mustPush(t, q, msg("a", "m3"))
@@ -151,17 +151,17 @@ func TestQueue_PutBack(t *testing.T) {
 		},
 		{
 			name: "put back of nothing changes nothing",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, msg("a", "m1"))
 				q.PutBack(nil)
-				q.PutBack([]Item{})
+				q.PutBack([]Item[string]{})
 				return contents(t, q)
 			},
 			want: []string{"m1"},
 		},
 		{
 			name: "put back frames keep their Seq and deadline",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, until(msg("a", "m1"), t0.Add(time.Minute)))
 				before, _ := q.Drain()
 				q.PutBack(before)
@@ -173,7 +173,7 @@ func TestQueue_PutBack(t *testing.T) {
 		},
 		{
 			name: "put back frames expire like any other",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, until(msg("a", "m1"), t0.Add(time.Second)), msg("a", "m2"))
 				live, _ := q.Drain()
 				q.PutBack(live)
@@ -185,7 +185,7 @@ func TestQueue_PutBack(t *testing.T) {
 		},
 		{
 			name: "a put back typing frame is replaced by the next typing push of its chat",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, typingStart("a", "t1"))
 				live, _ := q.Drain()
 				mustPush(t, q, typingStop("a", "t2"), msg("a", "m1"))
@@ -200,7 +200,7 @@ func TestQueue_PutBack(t *testing.T) {
 		{
 			name: "a put back typing frame can be evicted under RejectNew",
 			cfg:  Config{Capacity: 2},
-			run: func(t *testing.T, q *Queue, clk *fakeClock) []string {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) []string {
 				mustPush(t, q, typingStart("a", "t1"), msg("a", "m1"))
 				live, _ := q.Drain()
 				q.PutBack(live)
@@ -224,11 +224,11 @@ func TestQueue_RemoveByPredicate(t *testing.T) {
 	q, _ := newTestQueue(Config{Capacity: 4})
 	mustPush(t, q, msg("a", "m1"), typingStart("a", "t1"), msg("b", "m2"), msg("a", "m3"))
 
-	got := q.Remove(func(it Item) bool { return it.ChatID == "a" })
+	got := q.Remove(func(it Item[string]) bool { return it.ChatID == "a" })
 
 	assert.Equal(t, []string{"m1", "t1", "m3"}, labels(got), "removed in FIFO order")
 	assert.Equal(t, 1, q.Len())
-	assert.Nil(t, q.Remove(func(Item) bool { return false }), "no match returns nil")
+	assert.Nil(t, q.Remove(func(Item[string]) bool { return false }), "no match returns nil")
 
 	// The removed typing frame no longer counts: a full queue of messages
 	// refuses a new one instead of evicting.
@@ -242,17 +242,17 @@ func TestQueue_NextDeadline(t *testing.T) {
 	tests := []struct {
 		name   string
 		cfg    Config
-		run    func(t *testing.T, q *Queue, clk *fakeClock)
+		run    func(t *testing.T, q *Queue[string], clk *fakeClock)
 		want   time.Time
 		wantOK bool
 	}{
 		{
 			name: "an empty queue has no deadline",
-			run:  func(*testing.T, *Queue, *fakeClock) {},
+			run:  func(*testing.T, *Queue[string], *fakeClock) {},
 		},
 		{
 			name: "the earliest deadline among queued frames",
-			run: func(t *testing.T, q *Queue, _ *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], _ *fakeClock) {
 				mustPush(t, q,
 					until(msg("a", "m1"), t0.Add(3*time.Minute)),
 					until(msg("a", "m2"), t0.Add(time.Minute)),
@@ -264,7 +264,7 @@ func TestQueue_NextDeadline(t *testing.T) {
 		},
 		{
 			name: "the next deadline once the earliest expired",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) {
 				mustPush(t, q,
 					until(msg("a", "m1"), t0.Add(3*time.Minute)),
 					until(msg("a", "m2"), t0.Add(time.Minute)),
@@ -277,7 +277,7 @@ func TestQueue_NextDeadline(t *testing.T) {
 		},
 		{
 			name: "the deadline of the TTL default",
-			run: func(t *testing.T, q *Queue, clk *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], clk *fakeClock) {
 				clk.Advance(time.Second)
 				mustPush(t, q, msg("a", "m1"))
 			},
@@ -286,14 +286,14 @@ func TestQueue_NextDeadline(t *testing.T) {
 		},
 		{
 			name: "no deadline after a drain",
-			run: func(t *testing.T, q *Queue, _ *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], _ *fakeClock) {
 				mustPush(t, q, msg("a", "m1"))
 				q.Drain()
 			},
 		},
 		{
 			name: "put back frames count",
-			run: func(t *testing.T, q *Queue, _ *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], _ *fakeClock) {
 				mustPush(t, q, until(msg("a", "m1"), t0.Add(time.Second)))
 				live, _ := q.Drain()
 				mustPush(t, q, msg("a", "m2"))
@@ -305,7 +305,7 @@ func TestQueue_NextDeadline(t *testing.T) {
 		{
 			name: "frames without a deadline under a negative TTL have none",
 			cfg:  Config{TTL: -1},
-			run: func(t *testing.T, q *Queue, _ *fakeClock) {
+			run: func(t *testing.T, q *Queue[string], _ *fakeClock) {
 				mustPush(t, q, msg("a", "m1"))
 			},
 		},
@@ -325,7 +325,7 @@ func TestQueue_StatsCountEveryOutcome(t *testing.T) {
 	q, clk := newTestQueue(Config{Capacity: 3})
 	mustPush(t, q, until(msg("a", "m1"), t0.Add(time.Second)), typingStart("a", "t1"), typingStart("b", "t2"))
 	steps := []struct {
-		push    Item
+		push    Item[string]
 		wantErr error
 		want    []string
 	}{
@@ -375,7 +375,7 @@ func TestNew_Defaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.wantCap, New(tt.cfg).Cap())
+			assert.Equal(t, tt.wantCap, New[string](tt.cfg).Cap())
 		})
 	}
 }
@@ -389,7 +389,7 @@ func TestNew_UnknownPolicyRejectsNew(t *testing.T) {
 }
 
 func TestNew_NilClockIsTimeNow(t *testing.T) {
-	q := New(Config{TTL: time.Hour})
+	q := New[string](Config{TTL: time.Hour})
 	before := time.Now()
 	mustPush(t, q, msg("a", "m1"))
 	after := time.Now()
@@ -426,10 +426,10 @@ func TestErrors_SayWhatToDo(t *testing.T) {
 func TestQueue_AChatAtItsCapWaitsWhileOthersStillQueue(t *testing.T) {
 	for _, policy := range []Policy{RejectNew, DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			q := New(Config{Capacity: 10, Policy: policy})
+			q := New[string](Config{Capacity: 10, Policy: policy})
 			q.SetChatCap(3)
-			msg := func(chat string, n int) Item {
-				return Item{Type: protocol.TypeChatMessage, ChatID: chat, Payload: []byte(fmt.Sprint(chat, n))}
+			msg := func(chat string, n int) Item[string] {
+				return Item[string]{Type: protocol.TypeChatMessage, ChatID: chat, Payload: []byte(fmt.Sprint(chat, n))}
 			}
 			for i := range 3 {
 				_, err := q.Push(msg("noisy", i))
@@ -449,7 +449,7 @@ func TestQueue_AChatAtItsCapWaitsWhileOthersStillQueue(t *testing.T) {
 				_, err := q.Push(msg("quiet", i))
 				require.NoError(t, err, "another chat still queues")
 			}
-			_, err = q.Push(Item{Type: protocol.TypeTypingStart, ChatID: "noisy"})
+			_, err = q.Push(Item[string]{Type: protocol.TypeTypingStart, ChatID: "noisy"})
 			require.NoError(t, err, "typing frames are not counted: one per chat at most")
 			assert.Equal(t, 7, q.Len())
 			q.SetChatCap(0)
