@@ -451,10 +451,11 @@ func TestRealtime_APlatformClosingEveryNewTokenIsNotAskedForeverAndFailsUnauthor
 	states := recordStates(c)
 	_, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
-	for range maxAuthCloses { // every connection is closed for its token as soon as it is up
-		waitListed(t, srv, 1)
+	for i := 1; i <= maxAuthCloses; i++ { // every connection is closed for its token as soon as it is up
+		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+			return len(s.Sessions()) == i && len(s.Connections()) == 1
+		}), "connection %d", i)
 		srv.ExpireTokens(protocol.CloseUnauthorized)
-		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool { return len(s.Connections()) == 0 }))
 	}
 	sc := states.next(t, ctx, StateFailed)
 	assert.ErrorIs(t, sc.Reason, ErrUnauthorized)
