@@ -98,8 +98,9 @@ func newChat(c *Client) *Chat {
 // the chat, whose id is the one the platform gives; a confirmation that
 // does not come within Config.JoinTimeout of readiness is an error. In the
 // REST form it creates the chat over REST. When the platform cannot create the chat (5xx
-// or a network error), the chat opens degraded: it joins with
-// {"create": true} and learns its id from the platform. A 4xx answer is
+// or a network error), the chat opens degraded, with a nil error
+// (Chat.Degraded says so): it joins with {"create": true} and learns its id
+// from the platform. A 4xx answer is
 // returned as a *protocol.APIError; a ctx that ends first returns ctx's
 // error and creates no chat.
 func (c *Client) NewChat(ctx context.Context, opts ChatOptions) (*Chat, error) {
@@ -268,6 +269,17 @@ func (ch *Chat) ID() string {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return ch.id
+}
+
+// Degraded reports whether the platform has not created the chat yet:
+// NewChat could not reach it (a 5xx or a network error), returned the chat
+// with a nil error, and the chat learns its id from the platform when the
+// connection comes (messages sent meanwhile wait in the queue). ID is ""
+// until then.
+func (ch *Chat) Degraded() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.needsCreate && ch.id == ""
 }
 
 // Client returns the client the chat lives on.
