@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -137,241 +138,251 @@ func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
 		size.clients, size.chatsPerClient, size.messages, size.inFlight, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
-	srv := newServer(t, platformtest.Config{Responder: chaosResponder})
-	ctx := ctxT(t, 10*time.Minute)
-
-	var clients []*Client
-	var chats []*chaosChat
-	for ci := range size.clients {
-		c := newClient(t, srv, func(cfg *Config) {
-			cfg.InitialBackoff = 5 * time.Millisecond
-			cfg.MaxRetries = 50
-			cfg.ResponseTimeout = 5 * time.Second
-		})
-		clients = append(clients, c)
-		for k := range size.chatsPerClient {
-			cc := &chaosChat{name: fmt.Sprintf("client %d chat %d", ci, k), client: ci}
-			var err error
-			if k%2 == 0 {
-				cc.chat, err = c.NewChat(ctx, ChatOptions{Title: cc.name})
-			} else {
-				cc.chat, err = c.OpenChat(ctx, fmt.Sprintf("chaos-%d-%d", ci, k))
-			}
-			require.NoError(t, err)
-			cc.chat.OnComplete(func(e CompleteEvent) {
-				cc.mu.Lock()
-				cc.completes = append(cc.completes, e)
-				cc.mu.Unlock()
-			})
-			cc.chunks = map[string]*strings.Builder{}
-			cc.chat.OnChunk(func(e ChunkEvent) {
-				cc.mu.Lock()
-				defer cc.mu.Unlock()
-				b := cc.chunks[e.ClientMessageID]
-				if b == nil {
-					b = &strings.Builder{}
-					cc.chunks[e.ClientMessageID] = b
-				}
-				if e.Replace {
-					b.Reset()
-				}
-				b.WriteString(e.Text)
-			})
-			chats = append(chats, cc)
+	eachForm(t, platformtest.Config{Responder: chaosResponder}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		if fc.server == platformtest.ProtocolTenantApp {
+			// Known gap: this variant acknowledges nothing and its replies
+			// name neither the message nor the question (SPEC §2.4). A
+			// message written on a connection that is then lost is sent
+			// again; when the platform had it, two answers come and the
+			// second is taken for the next message's. Under these faults a
+			// later message can receive an earlier question's answer.
+			t.Skip("the tenant-app variant cannot tell which question a reply answers after a lost connection")
 		}
-		require.NoError(t, c.Connect(ctx))
-	}
+		ctx := ctxT(t, 10*time.Minute)
 
-	// Senders: one per chat, size.inFlight messages outstanding at most,
-	// outcomes awaited in send order.
-	progress := make(chan struct{}, len(chats)*size.messages)
-	var senders sync.WaitGroup
-	for _, cc := range chats {
-		senders.Go(func() {
-			type flight struct {
-				m   *chaosMsg
-				msg *Message
-			}
-			var window []flight
-			wait := func() {
-				f := window[0]
-				window = window[1:]
-				// Every message gets its outcome well within a minute: the
-				// response timeout, after at most a few reconnects.
-				wctx, cancel := context.WithTimeout(ctx, time.Minute)
-				if f.m.stream {
-					var shown strings.Builder
-					for c, err := range f.msg.Chunks(wctx) {
-						switch {
-						case err != nil:
-							f.m.err = err
-						case c.Done:
-							f.m.reply = c.Reply
-						case c.Replace:
-							shown.Reset()
-							fallthrough
-						default:
-							shown.WriteString(c.Text)
-						}
+		var clients []*Client
+		var chats []*chaosChat
+		for ci := range size.clients {
+			c := newClient(t, srv, then(form, func(cfg *Config) {
+				cfg.InitialBackoff = 5 * time.Millisecond
+				cfg.MaxRetries = 50
+				cfg.ResponseTimeout = 5 * time.Second
+			}))
+			clients = append(clients, c)
+			for k := range size.chatsPerClient {
+				cc := &chaosChat{name: fmt.Sprintf("client %d chat %d", ci, k), client: ci}
+				var err error
+				if k%2 == 0 {
+					cc.chat, err = c.NewChat(ctx, ChatOptions{Title: cc.name})
+				} else {
+					cc.chat, err = c.OpenChat(ctx, uuid.NewString()) // the realtime form takes UUIDs
+				}
+				require.NoError(t, err)
+				cc.chat.OnComplete(func(e CompleteEvent) {
+					cc.mu.Lock()
+					cc.completes = append(cc.completes, e)
+					cc.mu.Unlock()
+				})
+				cc.chunks = map[string]*strings.Builder{}
+				cc.chat.OnChunk(func(e ChunkEvent) {
+					cc.mu.Lock()
+					defer cc.mu.Unlock()
+					b := cc.chunks[e.ClientMessageID]
+					if b == nil {
+						b = &strings.Builder{}
+						cc.chunks[e.ClientMessageID] = b
 					}
-					f.m.shown = shown.String()
-				} else {
-					f.m.reply, f.m.err = f.msg.Wait(wctx)
-				}
-				cancel()
-				progress <- struct{}{}
+					if e.Replace {
+						b.Reset()
+					}
+					b.WriteString(e.Text)
+				})
+				chats = append(chats, cc)
 			}
-			for i := range size.messages {
-				m := &chaosMsg{text: fmt.Sprintf("%s message %d", cc.name, i), stream: i%2 == 1}
-				cc.msgs = append(cc.msgs, m)
-				msg, err := cc.chat.Send(ctx, m.text)
-				if err != nil {
-					m.err = err
-					progress <- struct{}{}
-				} else {
-					m.id = msg.ID()
-					window = append(window, flight{m, msg})
+			require.NoError(t, c.Connect(ctx))
+		}
+
+		// Senders: one per chat, size.inFlight messages outstanding at most,
+		// outcomes awaited in send order.
+		progress := make(chan struct{}, len(chats)*size.messages)
+		var senders sync.WaitGroup
+		for _, cc := range chats {
+			senders.Go(func() {
+				type flight struct {
+					m   *chaosMsg
+					msg *Message
 				}
-				if len(window) >= size.inFlight {
+				var window []flight
+				wait := func() {
+					f := window[0]
+					window = window[1:]
+					// Every message gets its outcome well within a minute: the
+					// response timeout, after at most a few reconnects.
+					wctx, cancel := context.WithTimeout(ctx, time.Minute)
+					if f.m.stream {
+						var shown strings.Builder
+						for c, err := range f.msg.Chunks(wctx) {
+							switch {
+							case err != nil:
+								f.m.err = err
+							case c.Done:
+								f.m.reply = c.Reply
+							case c.Replace:
+								shown.Reset()
+								fallthrough
+							default:
+								shown.WriteString(c.Text)
+							}
+						}
+						f.m.shown = shown.String()
+					} else {
+						f.m.reply, f.m.err = f.msg.Wait(wctx)
+					}
+					cancel()
+					progress <- struct{}{}
+				}
+				for i := range size.messages {
+					m := &chaosMsg{text: fmt.Sprintf("%s message %d", cc.name, i), stream: i%2 == 1}
+					cc.msgs = append(cc.msgs, m)
+					msg, err := cc.chat.Send(ctx, m.text)
+					if err != nil {
+						m.err = err
+						progress <- struct{}{}
+					} else {
+						m.id = msg.ID()
+						window = append(window, flight{m, msg})
+					}
+					if len(window) >= size.inFlight {
+						wait()
+					}
+				}
+				for len(window) > 0 {
 					wait()
 				}
-			}
-			for len(window) > 0 {
-				wait()
-			}
-		})
-	}
-	sendersDone := make(chan struct{})
-	go func() { senders.Wait(); close(sendersDone) }()
+			})
+		}
+		sendersDone := make(chan struct{})
+		go func() { senders.Wait(); close(sendersDone) }()
 
-	// Faults: after every few outcomes, one fault at random.
-	injected := map[string]int{} // read once the injector is done
-	nFaults := 0
-	injectorDone := make(chan struct{})
-	go func() {
-		defer close(injectorDone)
-		for {
-			for n := size.faultEvery[0] + rng.IntN(size.faultEvery[1]-size.faultEvery[0]); n > 0; n-- {
-				select {
-				case <-progress:
-				case <-sendersDone:
-					return
+		// Faults: after every few outcomes, one fault at random.
+		injected := map[string]int{} // read once the injector is done
+		nFaults := 0
+		injectorDone := make(chan struct{})
+		go func() {
+			defer close(injectorDone)
+			for {
+				for n := size.faultEvery[0] + rng.IntN(size.faultEvery[1]-size.faultEvery[0]); n > 0; n-- {
+					select {
+					case <-progress:
+					case <-sendersDone:
+						return
+					}
+				}
+				f := chaosFaults[rng.IntN(len(chaosFaults))]
+				f.do(srv, rng)
+				injected[f.name]++
+				nFaults++
+			}
+		}()
+		<-sendersDone
+		<-injectorDone
+		srv.DropAfterChatMessage(0)
+		srv.DropAfterReceived(0)
+		srv.RefuseHandshakes(0, 0)
+
+		// Let every callback enqueued so far run, then close the clients: no
+		// callback runs after Close, so the logs below are final.
+		for _, c := range clients {
+			syncCallbacks(t, c)
+		}
+		stats := make([]Stats, len(clients))
+		for i, c := range clients {
+			require.NoError(t, c.Close(ctx))
+			stats[i] = c.Stats()
+		}
+
+		answered, failed := 0, 0
+		reasons := map[string]int{}
+		late := 0
+		answeredBy := make([]uint64, len(clients))
+		failedBy := make([]uint64, len(clients))
+		for _, cc := range chats {
+			completes := cc.completeLog()
+			byID := map[string]*chaosMsg{}
+			for _, m := range cc.msgs {
+				if m.id != "" {
+					byID[m.id] = m
 				}
 			}
-			f := chaosFaults[rng.IntN(len(chaosFaults))]
-			f.do(srv, rng)
-			injected[f.name]++
-			nFaults++
-		}
-	}()
-	<-sendersDone
-	<-injectorDone
-	srv.DropAfterChatMessage(0)
-	srv.DropAfterReceived(0)
-	srv.RefuseHandshakes(0, 0)
-
-	// Let every callback enqueued so far run, then close the clients: no
-	// callback runs after Close, so the logs below are final.
-	for _, c := range clients {
-		syncCallbacks(t, c)
-	}
-	stats := make([]Stats, len(clients))
-	for i, c := range clients {
-		require.NoError(t, c.Close(ctx))
-		stats[i] = c.Stats()
-	}
-
-	answered, failed := 0, 0
-	reasons := map[string]int{}
-	late := 0
-	answeredBy := make([]uint64, len(clients))
-	failedBy := make([]uint64, len(clients))
-	for _, cc := range chats {
-		completes := cc.completeLog()
-		byID := map[string]*chaosMsg{}
-		for _, m := range cc.msgs {
-			if m.id != "" {
-				byID[m.id] = m
-			}
-		}
-		onTime := map[string]int{}
-		lateFor := map[string]int{}
-		var order []string
-		for _, e := range completes {
-			m, ok := byID[e.Reply.ClientMessageID]
-			if !assert.True(t, ok, "%s: a reply for a message it never sent: %+v", cc.name, e.Reply) {
-				continue
-			}
-			assert.Equal(t, platformtest.ReplyText(m.text), e.Reply.Text, "%s: reply delivered to the wrong message", cc.name)
-			assert.Equal(t, cc.chat.ID(), e.Reply.ChatID, "%s: reply of another chat", cc.name)
-			if e.Reply.Late {
-				lateFor[m.id]++
-				continue
-			}
-			onTime[m.id]++
-			order = append(order, m.id)
-		}
-		var want []string
-		for i, m := range cc.msgs {
-			if m.err == nil {
-				answered++
-				answeredBy[cc.client]++
-				want = append(want, m.id)
-				assert.Equal(t, platformtest.ReplyText(m.text), m.reply.Text, "%s message %d: wrong reply text", cc.name, i)
-				assert.Equal(t, m.id, m.reply.ClientMessageID, "%s message %d: reply of another message", cc.name, i)
-				assert.False(t, m.reply.Late, "%s message %d: Wait returned a late reply", cc.name, i)
-				if m.stream {
-					assert.Equal(t, m.reply.Text, m.shown, "%s message %d: the stream's chunks do not add up to the reply", cc.name, i)
-				}
-				if b := cc.chunks[m.id]; b != nil {
-					assert.Equal(t, m.reply.Text, b.String(), "%s message %d: the chunk callbacks do not add up to the reply", cc.name, i)
-				}
-				assert.Equal(t, 1, onTime[m.id], "%s message %d: OnComplete count for an answered message", cc.name, i)
-				assert.Zero(t, lateFor[m.id], "%s message %d: a late reply for an answered message", cc.name, i)
-				continue
-			}
-			require.NotErrorIs(t, m.err, context.DeadlineExceeded, "%s message %d: no outcome within a minute (lost)", cc.name, i)
-			failed++
-			reasons[chaosReason(m.err)]++
-			if m.id == "" {
-				continue // Send refused it: never registered
-			}
-			failedBy[cc.client]++
-			assert.Zero(t, onTime[m.id], "%s message %d: failed (%v) and answered", cc.name, i, m.err)
-			if lateFor[m.id] > 0 {
-				late++
-				assert.ErrorIs(t, m.err, ErrResponseTimeout, "%s message %d: a late reply for a message that did not time out", cc.name, i)
-				assert.Equal(t, 1, lateFor[m.id], "%s message %d: late reply delivered twice", cc.name, i)
-			}
-		}
-		if !slices.Equal(want, order) {
-			idx := map[string]int{}
-			for i, m := range cc.msgs {
-				idx[m.id] = i
-			}
-			var seq []string
+			onTime := map[string]int{}
+			lateFor := map[string]int{}
+			var order []string
 			for _, e := range completes {
-				seq = append(seq, fmt.Sprintf("%d(rec=%v,late=%v)", idx[e.Reply.ClientMessageID], e.Reply.Recovered, e.Reply.Late))
+				m, ok := byID[e.Reply.ClientMessageID]
+				if !assert.True(t, ok, "%s: a reply for a message it never sent: %+v", cc.name, e.Reply) {
+					continue
+				}
+				assert.Equal(t, platformtest.ReplyText(m.text), e.Reply.Text, "%s: reply delivered to the wrong message", cc.name)
+				assert.Equal(t, cc.chat.ID(), e.Reply.ChatID, "%s: reply of another chat", cc.name)
+				if e.Reply.Late {
+					lateFor[m.id]++
+					continue
+				}
+				onTime[m.id]++
+				order = append(order, m.id)
 			}
-			t.Errorf("%s: replies delivered out of send order: %s", cc.name, strings.Join(seq, " "))
+			var want []string
+			for i, m := range cc.msgs {
+				if m.err == nil {
+					answered++
+					answeredBy[cc.client]++
+					want = append(want, m.id)
+					assert.Equal(t, platformtest.ReplyText(m.text), m.reply.Text, "%s message %d: wrong reply text", cc.name, i)
+					assert.Equal(t, m.id, m.reply.ClientMessageID, "%s message %d: reply of another message", cc.name, i)
+					assert.False(t, m.reply.Late, "%s message %d: Wait returned a late reply", cc.name, i)
+					if m.stream {
+						assert.Equal(t, m.reply.Text, m.shown, "%s message %d: the stream's chunks do not add up to the reply", cc.name, i)
+					}
+					if b := cc.chunks[m.id]; b != nil {
+						assert.Equal(t, m.reply.Text, b.String(), "%s message %d: the chunk callbacks do not add up to the reply", cc.name, i)
+					}
+					assert.Equal(t, 1, onTime[m.id], "%s message %d: OnComplete count for an answered message", cc.name, i)
+					assert.Zero(t, lateFor[m.id], "%s message %d: a late reply for an answered message", cc.name, i)
+					continue
+				}
+				require.NotErrorIs(t, m.err, context.DeadlineExceeded, "%s message %d: no outcome within a minute (lost)", cc.name, i)
+				failed++
+				reasons[chaosReason(m.err)]++
+				if m.id == "" {
+					continue // Send refused it: never registered
+				}
+				failedBy[cc.client]++
+				assert.Zero(t, onTime[m.id], "%s message %d: failed (%v) and answered", cc.name, i, m.err)
+				if lateFor[m.id] > 0 {
+					late++
+					assert.ErrorIs(t, m.err, ErrResponseTimeout, "%s message %d: a late reply for a message that did not time out", cc.name, i)
+					assert.Equal(t, 1, lateFor[m.id], "%s message %d: late reply delivered twice", cc.name, i)
+				}
+			}
+			if !slices.Equal(want, order) {
+				idx := map[string]int{}
+				for i, m := range cc.msgs {
+					idx[m.id] = i
+				}
+				var seq []string
+				for _, e := range completes {
+					seq = append(seq, fmt.Sprintf("%d(rec=%v,late=%v)", idx[e.Reply.ClientMessageID], e.Reply.Recovered, e.Reply.Late))
+				}
+				t.Errorf("%s: replies delivered out of send order: %s", cc.name, strings.Join(seq, " "))
+			}
 		}
-	}
-	for i, st := range stats {
-		assert.Equal(t, answeredBy[i], st.MessagesAnswered, "client %d: Stats().MessagesAnswered", i)
-		assert.Equal(t, failedBy[i], st.MessagesFailed, "client %d: Stats().MessagesFailed", i)
-	}
+		for i, st := range stats {
+			assert.Equal(t, answeredBy[i], st.MessagesAnswered, "client %d: Stats().MessagesAnswered", i)
+			assert.Equal(t, failedBy[i], st.MessagesFailed, "client %d: Stats().MessagesFailed", i)
+		}
 
-	total := answered + failed
-	require.Equal(t, len(chats)*size.messages, total)
-	var sum []string
-	for _, st := range stats {
-		sum = append(sum, fmt.Sprintf("reconnects %d, attempts %d, duplicates dropped %d", st.Reconnects, st.Attempts, st.DuplicatesDropped))
-	}
-	t.Logf("chaos: %d faults %v; clients: %s", nFaults, injected, strings.Join(sum, "; "))
-	t.Logf("chaos: %d messages: %d answered (%.1f%%), %d failed %v, %d late replies",
-		total, answered, 100*float64(answered)/float64(total), failed, sortedReasons(reasons), late)
-	assert.GreaterOrEqual(t, nFaults, 3, "too few faults for a chaos run")
-	assert.GreaterOrEqual(t, answered*2, total, "fewer than half the messages answered")
+		total := answered + failed
+		require.Equal(t, len(chats)*size.messages, total)
+		var sum []string
+		for _, st := range stats {
+			sum = append(sum, fmt.Sprintf("reconnects %d, attempts %d, duplicates dropped %d", st.Reconnects, st.Attempts, st.DuplicatesDropped))
+		}
+		t.Logf("chaos: %d faults %v; clients: %s", nFaults, injected, strings.Join(sum, "; "))
+		t.Logf("chaos: %d messages: %d answered (%.1f%%), %d failed %v, %d late replies",
+			total, answered, 100*float64(answered)/float64(total), failed, sortedReasons(reasons), late)
+		assert.GreaterOrEqual(t, nFaults, 3, "too few faults for a chaos run")
+		assert.GreaterOrEqual(t, answered*2, total, "fewer than half the messages answered")
+	})
 }
 
 // chaosReason names the kind of a message failure for the summary.

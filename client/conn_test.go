@@ -336,15 +336,16 @@ func TestClient_ServerPingAnsweredWithPong(t *testing.T) {
 }
 
 func TestClient_KeepalivePingSentEveryInterval(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, withFakeClock(clk))
-	ctx := ctxT(t, 10*time.Second)
-	require.NoError(t, c.Connect(ctx))
-	clk.Advance(DefaultPingInterval)
-	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-		return len(s.FramesOfType(protocol.TypePing)) == 1
-	}))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		clk := clock.NewFake(time.Now())
+		c := newClient(t, srv, then(form, withFakeClock(clk)))
+		ctx := ctxT(t, 10*time.Second)
+		require.NoError(t, c.Connect(ctx))
+		clk.Advance(DefaultPingInterval)
+		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+			return len(s.FramesOfType(protocol.TypePing)) == 1
+		}))
+	})
 }
 
 func TestClient_QueueOverflowReturnsErrQueueFull(t *testing.T) {
@@ -428,50 +429,53 @@ func TestClient_DuplicateEventsDeliveredOnce(t *testing.T) {
 }
 
 func TestClient_ForeignChatEventsDroppedAndCounted(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-mine")
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	var foreign atomic.Int32
-	chat.OnComplete(func(e CompleteEvent) {
-		if e.Reply.ChatID != "chat-mine" {
-			foreign.Add(1)
-		}
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		mine := uuid.NewString()
+		chat, err := c.OpenChat(ctx, mine)
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		var foreign atomic.Int32
+		chat.OnComplete(func(e CompleteEvent) {
+			if e.Reply.ChatID != mine {
+				foreign.Add(1)
+			}
+		})
+		chat.OnChunk(func(e ChunkEvent) {
+			if e.ChatID != mine {
+				foreign.Add(1)
+			}
+		})
+		srv.Inject("chat-other", map[string]any{"type": "response_chunk", "data": map[string]any{"chat_id": "chat-other", "message_id": "m-x", "content": "not yours", "chunk_index": 0}})
+		srv.Inject("chat-other", map[string]any{"type": "response_complete", "data": map[string]any{"chat_id": "chat-other", "message_id": "m-x", "content": "not yours"}})
+		r, err := chat.Ask(ctx, "mine")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("mine"), r.Text)
+		assert.Zero(t, foreign.Load())
+		assert.Equal(t, uint64(2), c.Stats().IsolationDrops)
 	})
-	chat.OnChunk(func(e ChunkEvent) {
-		if e.ChatID != "chat-mine" {
-			foreign.Add(1)
-		}
-	})
-	srv.Inject("chat-other", map[string]any{"type": "response_chunk", "data": map[string]any{"chat_id": "chat-other", "message_id": "m-x", "content": "not yours", "chunk_index": 0}})
-	srv.Inject("chat-other", map[string]any{"type": "response_complete", "data": map[string]any{"chat_id": "chat-other", "message_id": "m-x", "content": "not yours"}})
-	r, err := chat.Ask(ctx, "mine")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("mine"), r.Text)
-	assert.Zero(t, foreign.Load())
-	assert.Equal(t, uint64(2), c.Stats().IsolationDrops)
 }
 
 func TestClient_CallbackMayCallCloseWithoutDeadlock(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	closed := make(chan error, 1)
-	c.OnStateChange(func(sc StateChange) {
-		if sc.Current == StateReady {
-			closed <- c.Close(context.Background())
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		closed := make(chan error, 1)
+		c.OnStateChange(func(sc StateChange) {
+			if sc.Current == StateReady {
+				closed <- c.Close(context.Background())
+			}
+		})
+		ctx := ctxT(t, 10*time.Second)
+		_ = c.Connect(ctx)
+		select {
+		case err := <-closed:
+			require.NoError(t, err)
+		case <-ctx.Done():
+			t.Fatal("Close from a callback deadlocked")
 		}
+		assert.Equal(t, StateDisconnected, c.State())
 	})
-	ctx := ctxT(t, 10*time.Second)
-	_ = c.Connect(ctx)
-	select {
-	case err := <-closed:
-		require.NoError(t, err)
-	case <-ctx.Done():
-		t.Fatal("Close from a callback deadlocked")
-	}
-	assert.Equal(t, StateDisconnected, c.State())
 }
 
 func TestClient_CallbackMayCallConnectAndSend(t *testing.T) {
@@ -505,74 +509,77 @@ func TestClient_CallbackMayCallConnectAndSend(t *testing.T) {
 }
 
 func TestClient_PanickingCallbackIsReported(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	errs := make(chan ErrorEvent, 4)
-	c.OnError(func(e ErrorEvent) { errs <- e })
-	c.OnStateChange(func(sc StateChange) {
-		if sc.Current == StateReady {
-			panic("boom")
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		errs := make(chan ErrorEvent, 4)
+		c.OnError(func(e ErrorEvent) { errs <- e })
+		c.OnStateChange(func(sc StateChange) {
+			if sc.Current == StateReady {
+				panic("boom")
+			}
+		})
+		ctx := ctxT(t, 10*time.Second)
+		require.NoError(t, c.Connect(ctx))
+		select {
+		case e := <-errs:
+			assert.Equal(t, ErrorProtocol, e.Kind)
+			assert.Contains(t, e.Err.Error(), "boom")
+		case <-ctx.Done():
+			t.Fatal("panic not reported")
 		}
 	})
-	ctx := ctxT(t, 10*time.Second)
-	require.NoError(t, c.Connect(ctx))
-	select {
-	case e := <-errs:
-		assert.Equal(t, ErrorProtocol, e.Kind)
-		assert.Contains(t, e.Err.Error(), "boom")
-	case <-ctx.Done():
-		t.Fatal("panic not reported")
-	}
 }
 
 func TestClient_CloseFromManyGoroutinesIsSafe(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	require.NoError(t, c.Connect(ctx))
-	var wg sync.WaitGroup
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			assert.NoError(t, c.Close(ctx))
-		}()
-	}
-	wg.Wait()
-	assert.ErrorIs(t, c.Connect(ctx), ErrClosed)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		require.NoError(t, c.Connect(ctx))
+		var wg sync.WaitGroup
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, c.Close(ctx))
+			}()
+		}
+		wg.Wait()
+		assert.ErrorIs(t, c.Connect(ctx), ErrClosed)
+	})
 }
 
 func TestClient_NoCallbackAfterCloseReturns(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-after")
-	require.NoError(t, err)
-	var after atomic.Bool
-	var closedAt atomic.Bool
-	cb := func() {
-		if closedAt.Load() {
-			after.Store(true)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		var after atomic.Bool
+		var closedAt atomic.Bool
+		cb := func() {
+			if closedAt.Load() {
+				after.Store(true)
+			}
 		}
-	}
-	chat.OnChunk(func(ChunkEvent) { cb() })
-	chat.OnMessageStatus(func(MessageStatusEvent) { cb() })
-	c.OnStateChange(func(StateChange) { cb() })
-	c.OnEvent(func(normalize.Event) { cb() })
-	require.NoError(t, c.Connect(ctx))
-	for i := 0; i < 20; i++ {
-		_, _ = chat.Send(ctx, "burst")
-	}
-	require.NoError(t, c.Close(ctx))
-	closedAt.Store(true)
-	// Give any stray goroutine the chance to misbehave: a further message
-	// round trip on another client proves the server kept going.
-	c2 := newClient(t, srv, nil)
-	chat2, err := c2.OpenChat(ctx, "chat-after-2")
-	require.NoError(t, err)
-	_, err = chat2.Ask(ctx, "still here")
-	require.NoError(t, err)
-	assert.False(t, after.Load(), "a callback ran after Close returned")
+		chat.OnChunk(func(ChunkEvent) { cb() })
+		chat.OnMessageStatus(func(MessageStatusEvent) { cb() })
+		c.OnStateChange(func(StateChange) { cb() })
+		c.OnEvent(func(normalize.Event) { cb() })
+		require.NoError(t, c.Connect(ctx))
+		for i := 0; i < 20; i++ {
+			_, _ = chat.Send(ctx, "burst")
+		}
+		require.NoError(t, c.Close(ctx))
+		closedAt.Store(true)
+		// Give any stray goroutine the chance to misbehave: a further message
+		// round trip on another client proves the server kept going.
+		c2 := newClient(t, srv, form)
+		chat2, err := c2.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		_, err = chat2.Ask(ctx, "still here")
+		require.NoError(t, err)
+		assert.False(t, after.Load(), "a callback ran after Close returned")
+	})
 }
 
 func TestClient_CloseFailsWaitersWithErrClosed(t *testing.T) {
@@ -580,7 +587,7 @@ func TestClient_CloseFailsWaitersWithErrClosed(t *testing.T) {
 		srv.WithholdReady(true)
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 10*time.Second)
-		chat, err := c.OpenChat(ctx, "chat-close")
+		chat, err := c.OpenChat(ctx, uuid.NewString())
 		require.NoError(t, err)
 		m, err := chat.Send(ctx, "pending")
 		require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,94 +103,97 @@ func TestDispatcher_WaitingReaderLetGoOnStop(t *testing.T) {
 }
 
 func TestClient_CallbackSendingWhileCallbacksAreBehindDoesNotDeadlock(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.DispatchBuffer = 1 })
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-full")
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.DispatchBuffer = 1 }))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
 
-	second := make(chan *Message, 1)
-	var once sync.Once
-	chat.OnChunk(func(ChunkEvent) {
-		once.Do(func() {
-			// The reader is blocked on the full dispatcher by now; this
-			// send enqueues status events from the dispatcher itself.
-			m, err := chat.Send(ctx, "second")
-			assert.NoError(t, err)
-			_ = c.State()
-			_ = chat.State()
-			second <- m
+		second := make(chan *Message, 1)
+		var once sync.Once
+		chat.OnChunk(func(ChunkEvent) {
+			once.Do(func() {
+				// The reader is blocked on the full dispatcher by now; this
+				// send enqueues status events from the dispatcher itself.
+				m, err := chat.Send(ctx, "second")
+				assert.NoError(t, err)
+				_ = c.State()
+				_ = chat.State()
+				second <- m
+			})
 		})
+		r, err := chat.Ask(ctx, "first")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("first"), r.Text)
+		var m *Message
+		select {
+		case m = <-second:
+		case <-ctx.Done():
+			t.Fatal("the callback deadlocked")
+		}
+		require.NotNil(t, m)
+		r, err = m.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("second"), r.Text)
 	})
-	r, err := chat.Ask(ctx, "first")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("first"), r.Text)
-	var m *Message
-	select {
-	case m = <-second:
-	case <-ctx.Done():
-		t.Fatal("the callback deadlocked")
-	}
-	require.NotNil(t, m)
-	r, err = m.Wait(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("second"), r.Text)
 }
 
 func TestClient_PanicWhileCallbacksAreBehindIsReported(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, func(cfg *Config) { cfg.DispatchBuffer = 1 })
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-panic")
-	require.NoError(t, err)
-	errs := make(chan ErrorEvent, 16)
-	c.OnError(func(e ErrorEvent) { errs <- e })
-	chat.OnChunk(func(ChunkEvent) { panic("chunk handler broke") })
-	r, err := chat.Ask(ctx, "hello")
-	require.NoError(t, err)
-	assert.Equal(t, platformtest.ReplyText("hello"), r.Text)
-	for {
-		select {
-		case e := <-errs:
-			if e.Kind == ErrorProtocol {
-				assert.Contains(t, e.Err.Error(), "chunk handler broke")
-				return
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.DispatchBuffer = 1 }))
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		errs := make(chan ErrorEvent, 16)
+		c.OnError(func(e ErrorEvent) { errs <- e })
+		chat.OnChunk(func(ChunkEvent) { panic("chunk handler broke") })
+		r, err := chat.Ask(ctx, "hello")
+		require.NoError(t, err)
+		assert.Equal(t, platformtest.ReplyText("hello"), r.Text)
+		for {
+			select {
+			case e := <-errs:
+				if e.Kind == ErrorProtocol {
+					assert.Contains(t, e.Err.Error(), "chunk handler broke")
+					return
+				}
+			case <-ctx.Done():
+				t.Fatal("the panic was not reported")
 			}
-		case <-ctx.Done():
-			t.Fatal("the panic was not reported")
 		}
-	}
+	})
 }
 
 func TestClient_CloseFromACallbackRunsNoCallbackQueuedBehindIt(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	require.NoError(t, c.Connect(ctx))
-	for range 20 {
-		gate := make(chan struct{})
-		closed := make(chan error, 1)
-		var after atomic.Bool
-		require.True(t, c.disp.enqueue(func() {
-			<-gate
-			closed <- c.Close(ctx)
-			// Close has returned: from here on no other callback may
-			// start, though this one may go on.
-		}))
-		require.True(t, c.disp.enqueue(func() { after.Store(true) }))
-		close(gate)
-		require.NoError(t, <-closed)
-		select {
-		case <-c.disp.done:
-		case <-ctx.Done():
-			t.Fatal("the dispatcher did not exit after Close")
-		}
-		require.False(t, after.Load(), "a callback ran after Close returned")
-
-		c = newClient(t, srv, nil)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
 		require.NoError(t, c.Connect(ctx))
-	}
+		for range 20 {
+			gate := make(chan struct{})
+			closed := make(chan error, 1)
+			var after atomic.Bool
+			require.True(t, c.disp.enqueue(func() {
+				<-gate
+				closed <- c.Close(ctx)
+				// Close has returned: from here on no other callback may
+				// start, though this one may go on.
+			}))
+			require.True(t, c.disp.enqueue(func() { after.Store(true) }))
+			close(gate)
+			require.NoError(t, <-closed)
+			select {
+			case <-c.disp.done:
+			case <-ctx.Done():
+				t.Fatal("the dispatcher did not exit after Close")
+			}
+			require.False(t, after.Load(), "a callback ran after Close returned")
+
+			c = newClient(t, srv, form)
+			require.NoError(t, c.Connect(ctx))
+		}
+	})
 }
 
 // closeRecorder is a minimal platform (health check and WebSocket
@@ -283,33 +287,34 @@ func TestClient_SendOnAFailedClientFailsAtOnceWithoutReconnecting(t *testing.T) 
 }
 
 func TestClient_CallbacksKeepRegistrationOrderAfterManyUnsubscribes(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	for range 1000 {
-		c.OnStateChange(func(StateChange) {})()
-	}
-	var mu sync.Mutex
-	var order []string
-	add := func(name string) func() {
-		return c.OnStateChange(func(sc StateChange) {
-			if sc.Current == StateReady {
-				mu.Lock()
-				order = append(order, name)
-				mu.Unlock()
-			}
-		})
-	}
-	add("a")
-	unsubB := add("b")
-	add("c")
-	unsubB()
-	add("d")
-	require.NoError(t, c.Connect(ctxT(t, 10*time.Second)))
-	syncCallbacks(t, c)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, []string{"a", "c", "d"}, order)
-	assert.Len(t, c.onState.get(), 3)
+	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		for range 1000 {
+			c.OnStateChange(func(StateChange) {})()
+		}
+		var mu sync.Mutex
+		var order []string
+		add := func(name string) func() {
+			return c.OnStateChange(func(sc StateChange) {
+				if sc.Current == StateReady {
+					mu.Lock()
+					order = append(order, name)
+					mu.Unlock()
+				}
+			})
+		}
+		add("a")
+		unsubB := add("b")
+		add("c")
+		unsubB()
+		add("d")
+		require.NoError(t, c.Connect(ctxT(t, 10*time.Second)))
+		syncCallbacks(t, c)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"a", "c", "d"}, order)
+		assert.Len(t, c.onState.get(), 3)
+	})
 }
 
 func TestClient_SeveralDegradedChatsAreEachAcknowledged(t *testing.T) {
