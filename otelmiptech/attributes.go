@@ -52,6 +52,11 @@ const (
 	phaseFirstChunk   = "first_chunk"
 	phaseComplete     = "complete"
 
+	queueFull     = "full"
+	queueExpired  = "expired"
+	queueEvicted  = "evicted"
+	queueCanceled = "canceled"
+
 	recoveryRecovered = "recovered"
 	recoveryLost      = "lost"
 
@@ -136,13 +141,13 @@ func connectErrorType(t protocol.Trigger) string {
 func queueReason(err error) string {
 	switch {
 	case errors.Is(err, client.ErrQueueFull):
-		return "full"
+		return queueFull
 	case errors.Is(err, client.ErrExpired):
-		return "expired"
+		return queueExpired
 	case errors.Is(err, client.ErrEvicted):
-		return "evicted"
+		return queueEvicted
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "canceled"
+		return queueCanceled
 	}
 	return errorTypeOther
 }

@@ -2,12 +2,14 @@ package otelmiptech
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/miptechnologies/miptech-go/client"
 	"github.com/miptechnologies/miptech-go/protocol"
@@ -69,26 +71,87 @@ type telemetry struct {
 	in     instruments
 	attrs  []attribute.KeyValue // WithAttributes
 
+	// noopTracer is true when the tracer is the OpenTelemetry API's no-op
+	// one: its spans are then started without building their attributes.
+	noopTracer bool
+	// kindClient is the span kind option of every span.
+	kindClient trace.SpanStartOption
+
 	// Measurement options of the frequent cases, computed once so that a
 	// message costs no attribute set of its own.
-	plain         metric.MeasurementOption
-	states        [protocol.StateFailed + 1]metric.MeasurementOption
-	ackPhase      metric.MeasurementOption
-	firstPhase    metric.MeasurementOption
-	answeredPhase metric.MeasurementOption
-	answered      metric.MeasurementOption
-	connectOK     [2]metric.MeasurementOption // by reconnect
+	plain         opts
+	states        [protocol.StateFailed + 1]opts
+	ackPhase      opts
+	firstPhase    opts
+	answeredPhase opts
+	answered      opts
+	connectOK     [2]opts // by reconnect
+	recoveredMsgs opts
+	lostMsgs      opts
+	queueReasons  map[string]opts
+
+	// The options of the attribute sets that depend on an error type or an
+	// event type, made at their first use.
+	failedMsgs  optCache // error type: outcome failed
+	failedPhase optCache // error type: phase complete, outcome failed
+	connectErr  [2]optCache
+	lookupErr   optCache
+	protoErr    optCache
+	dupTypes    optCache
 }
 
-// opt returns the measurement option of the user's attributes and kvs.
-func (t *telemetry) opt(kvs ...attribute.KeyValue) metric.MeasurementOption {
+// opts are the measurement options of one attribute set as the variadic
+// slices of Add and of Record, made once: a measurement then allocates no
+// slice of its own.
+type opts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// opt returns the options of the user's attributes and kvs.
+func (t *telemetry) opt(kvs ...attribute.KeyValue) opts {
 	all := make([]attribute.KeyValue, 0, len(t.attrs)+len(kvs))
 	all = append(all, t.attrs...)
 	all = append(all, kvs...)
-	return metric.WithAttributeSet(attribute.NewSet(all...))
+	o := metric.WithAttributeSet(attribute.NewSet(all...))
+	return opts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+}
+
+// maxCached bounds each optCache: past it, options are made per
+// measurement (their values come from errors and the platform's codes, few
+// in practice, but not bounded by this package).
+const maxCached = 256
+
+// optCache holds the options of attribute sets told apart by one string
+// value, made at their first use.
+type optCache struct {
+	mu sync.RWMutex
+	m  map[string]opts
+}
+
+// get returns the options of value v, made by build(v) at its first use.
+func (c *optCache) get(v string, build func(string) opts) opts {
+	c.mu.RLock()
+	o, ok := c.m[v]
+	c.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = build(v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]opts)
+	}
+	if len(c.m) < maxCached {
+		c.m[v] = o
+	}
+	return o
 }
 
 func (t *telemetry) precompute() {
+	_, t.noopTracer = t.tracer.(tnoop.Tracer)
+	t.kindClient = trace.WithSpanKind(trace.SpanKindClient)
 	t.plain = t.opt()
 	for s := range t.states {
 		t.states[s] = t.opt(keyConnectionState.String(protocol.State(s).String()))
@@ -100,10 +163,16 @@ func (t *telemetry) precompute() {
 	for i, re := range []bool{false, true} {
 		t.connectOK[i] = t.opt(keyConnectOutcome.String(outcomeOK), keyReconnect.Bool(re))
 	}
+	t.recoveredMsgs = t.opt(keyRecoveryOutcome.String(recoveryRecovered))
+	t.lostMsgs = t.opt(keyRecoveryOutcome.String(recoveryLost))
+	t.queueReasons = make(map[string]opts)
+	for _, r := range []string{queueFull, queueExpired, queueEvicted, queueCanceled, errorTypeOther} {
+		t.queueReasons[r] = t.opt(keyQueueReason.String(r))
+	}
 }
 
-// stateOpt returns the option of the connection state s.
-func (t *telemetry) stateOpt(s client.State) metric.MeasurementOption {
+// stateOpt returns the options of the connection state s.
+func (t *telemetry) stateOpt(s client.State) opts {
 	if s >= 0 && int(s) < len(t.states) {
 		return t.states[s]
 	}
@@ -117,10 +186,10 @@ func (t *telemetry) stateOpt(s client.State) metric.MeasurementOption {
 func (t *telemetry) stateChange(sc client.StateChange) {
 	ctx := context.Background()
 	if sc.Previous != client.StateDisconnected {
-		t.in.connectionsState.Add(ctx, -1, t.stateOpt(sc.Previous))
+		t.in.connectionsState.Add(ctx, -1, t.stateOpt(sc.Previous).add...)
 	}
 	if sc.Current != client.StateDisconnected {
-		t.in.connectionsState.Add(ctx, 1, t.stateOpt(sc.Current))
+		t.in.connectionsState.Add(ctx, 1, t.stateOpt(sc.Current).add...)
 	}
 }
 
@@ -139,7 +208,7 @@ func (t *telemetry) connectStart(ctx context.Context, info client.ConnectStartIn
 	attrs = append(attrs, t.attrs...)
 	attrs = append(attrs, keyConnectAttempt.Int(info.Attempt), keyReconnect.Bool(info.Reconnect))
 	ctx, span := t.tracer.Start(ctx, SpanConnect,
-		trace.WithSpanKind(trace.SpanKindClient),
+		t.kindClient,
 		trace.WithTimestamp(info.Time),
 		trace.WithAttributes(attrs...))
 	return context.WithValue(ctx, connectSpanKey{}, span)
@@ -149,19 +218,25 @@ func (t *telemetry) connectDone(ctx context.Context, info client.ConnectDoneInfo
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var opt metric.MeasurementOption
+	re := 0
+	if info.Reconnect {
+		re = 1
+	}
+	var o opts
 	var errType string
 	switch {
 	case info.Err == nil && info.Reconnect:
-		opt = t.connectOK[1]
-		t.in.reconnects.Add(ctx, 1, t.plain)
+		o = t.connectOK[re]
+		t.in.reconnects.Add(ctx, 1, t.plain.add...)
 	case info.Err == nil:
-		opt = t.connectOK[0]
+		o = t.connectOK[re]
 	default:
 		errType = errorType(info.Err)
-		opt = t.opt(keyConnectOutcome.String(outcomeError), keyReconnect.Bool(info.Reconnect), keyErrorType.String(errType))
+		o = t.connectErr[re].get(errType, func(errType string) opts {
+			return t.opt(keyConnectOutcome.String(outcomeError), keyReconnect.Bool(info.Reconnect), keyErrorType.String(errType))
+		})
 	}
-	t.in.connectDuration.Record(ctx, info.Duration.Seconds(), opt)
+	t.in.connectDuration.Record(ctx, info.Duration.Seconds(), o.rec...)
 
 	span, _ := ctx.Value(connectSpanKey{}).(trace.Span)
 	if span == nil {

@@ -10,14 +10,55 @@ import (
 	"github.com/miptechnologies/miptech-go/client"
 )
 
+// messageCtx is the context messageStart returns: the context of the
+// message's span (a child of the caller's), and what the message's later
+// hooks need, in one allocation. The later hooks of a message run one after
+// the other on the client's callback goroutine, so they share its option
+// arrays without a lock; the span copies the options and attributes it is
+// given, except those of an event, which get arrays of their own.
+type messageCtx struct {
+	context.Context // tracer.Start's: carries the span
+	span            trace.Span
+
+	startKV   [4]attribute.KeyValue // the span's first attributes
+	startOpts [3]trace.SpanStartOption
+	ackKV     [1]attribute.KeyValue // the acknowledged event's, used once
+	ackUsed   bool
+	kv        [5]attribute.KeyValue // SetAttributes
+	evOpts    [2]trace.EventOption
+	endOpts   [1]trace.SpanEndOption
+}
+
+// Value returns m itself for messageSpanKey, else the value of the
+// context it wraps.
+func (m *messageCtx) Value(key any) any {
+	if key == (messageSpanKey{}) {
+		return m
+	}
+	return m.Context.Value(key)
+}
+
 // messageStart starts the message's span, a child of the span in ctx (the
 // context given to Send, Ask or Stream).
 func (t *telemetry) messageStart(ctx context.Context, info client.MessageInfo) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	attrs := make([]attribute.KeyValue, 0, len(t.attrs)+4)
-	attrs = append(attrs, t.attrs...)
+	if t.noopTracer {
+		outer := ctx.Value(messageSpanKey{}) != nil
+		ctx, _ = t.tracer.Start(ctx, SpanMessage)
+		if outer {
+			// Hide the span of the message whose hooks called Send.
+			return &messageCtx{Context: ctx}
+		}
+		return ctx
+	}
+	m := &messageCtx{}
+	attrs := m.startKV[:0]
+	if len(t.attrs) > 0 {
+		attrs = make([]attribute.KeyValue, 0, len(t.attrs)+4)
+		attrs = append(attrs, t.attrs...)
+	}
 	if info.ChatID != "" {
 		attrs = append(attrs, keyChatID.String(info.ChatID))
 	}
@@ -25,45 +66,69 @@ func (t *telemetry) messageStart(ctx context.Context, info client.MessageInfo) c
 		keyClientMsgID.String(info.ClientMessageID),
 		keyAttempt.Int(info.Attempt),
 		keyMessageSize.Int(info.Bytes))
-	ctx, span := t.tracer.Start(ctx, SpanMessage,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(info.Time),
-		trace.WithAttributes(attrs...))
-	return context.WithValue(ctx, messageSpanKey{}, span)
+	m.startOpts = [3]trace.SpanStartOption{t.kindClient, trace.WithTimestamp(info.Time), trace.WithAttributes(attrs...)}
+	ctx, span := t.tracer.Start(ctx, SpanMessage, m.startOpts[:]...)
+	m.Context = ctx
+	if span.IsRecording() {
+		m.span = span // else the later hooks have nothing to add to it
+	}
+	return m
 }
 
-// messageSpan returns the span messageStart put in ctx, or nil.
-func messageSpan(ctx context.Context) trace.Span {
+// messageSpan returns the state messageStart put in ctx when it started a
+// recording span, or nil.
+func messageSpan(ctx context.Context) *messageCtx {
 	if ctx == nil {
 		return nil
 	}
-	span, _ := ctx.Value(messageSpanKey{}).(trace.Span)
-	return span
+	if m, _ := ctx.Value(messageSpanKey{}).(*messageCtx); m != nil && m.span != nil {
+		return m
+	}
+	return nil
+}
+
+// event adds the event name at info's time to m's span.
+func (m *messageCtx) event(name string, info *client.MessageInfo) {
+	m.evOpts[0] = trace.WithTimestamp(info.Time)
+	m.span.AddEvent(name, m.evOpts[:1]...)
 }
 
 func (t *telemetry) messageWritten(ctx context.Context, info client.MessageInfo) {
-	if span := messageSpan(ctx); span != nil {
-		span.AddEvent(eventWritten, trace.WithTimestamp(info.Time))
+	if m := messageSpan(ctx); m != nil {
+		m.event(eventWritten, &info)
 	}
 }
 
 func (t *telemetry) messageAcknowledged(ctx context.Context, info client.MessageInfo) {
-	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.ackPhase)
-	if span := messageSpan(ctx); span != nil {
-		if info.ServerID != "" {
-			span.SetAttributes(keyServerMsgID.String(info.ServerID))
-			span.AddEvent(eventAcknowledged, trace.WithTimestamp(info.Time),
-				trace.WithAttributes(keyServerMsgID.String(info.ServerID)))
-		} else {
-			span.AddEvent(eventAcknowledged, trace.WithTimestamp(info.Time))
-		}
+	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.ackPhase.rec...)
+	m := messageSpan(ctx)
+	if m == nil {
+		return
 	}
+	if info.ServerID == "" {
+		m.event(eventAcknowledged, &info)
+		return
+	}
+	id := keyServerMsgID.String(info.ServerID)
+	m.kv[0] = id
+	m.span.SetAttributes(m.kv[:1]...)
+	var evAttrs []attribute.KeyValue // kept by the span's event
+	if !m.ackUsed {
+		m.ackUsed = true
+		m.ackKV[0] = id
+		evAttrs = m.ackKV[:]
+	} else {
+		evAttrs = []attribute.KeyValue{id}
+	}
+	m.evOpts[0] = trace.WithTimestamp(info.Time)
+	m.evOpts[1] = trace.WithAttributes(evAttrs...)
+	m.span.AddEvent(eventAcknowledged, m.evOpts[:2]...)
 }
 
 func (t *telemetry) messageFirstChunk(ctx context.Context, info client.MessageInfo) {
-	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.firstPhase)
-	if span := messageSpan(ctx); span != nil {
-		span.AddEvent(eventFirstChunk, trace.WithTimestamp(info.Time))
+	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.firstPhase.rec...)
+	if m := messageSpan(ctx); m != nil {
+		m.event(eventFirstChunk, &info)
 	}
 }
 
@@ -74,20 +139,19 @@ func (t *telemetry) messageDone(ctx context.Context, info client.MessageDoneInfo
 	took := info.Time.Sub(info.Start).Seconds()
 	var errType string
 	if info.Err == nil {
-		t.in.messages.Add(ctx, 1, t.answered)
-		t.in.messageDuration.Record(ctx, took, t.answeredPhase)
+		t.in.messages.Add(ctx, 1, t.answered.add...)
+		t.in.messageDuration.Record(ctx, took, t.answeredPhase.rec...)
 	} else {
 		errType = errorType(info.Err)
-		t.in.messages.Add(ctx, 1, t.opt(keyMessageOutcome.String(outcomeFailed), keyErrorType.String(errType)))
-		t.in.messageDuration.Record(ctx, took, t.opt(keyMessagePhase.String(phaseComplete),
-			keyMessageOutcome.String(outcomeFailed), keyErrorType.String(errType)))
+		t.in.messages.Add(ctx, 1, t.failedMsgs.get(errType, t.failedOpts).add...)
+		t.in.messageDuration.Record(ctx, took, t.failedPhase.get(errType, t.failedPhaseOpts).rec...)
 	}
 
-	span := messageSpan(ctx)
-	if span == nil {
+	m := messageSpan(ctx)
+	if m == nil {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs := m.kv[:0]
 	if info.ChatID != "" {
 		attrs = append(attrs, keyChatID.String(info.ChatID))
 	}
@@ -99,18 +163,30 @@ func (t *telemetry) messageDone(ctx context.Context, info client.MessageDoneInfo
 	}
 	if info.Recovered {
 		attrs = append(attrs, keyRecovered.Bool(true))
-		span.AddEvent(eventRecovered, trace.WithTimestamp(info.Time))
+		m.event(eventRecovered, &info.MessageInfo)
 	}
 	if info.Late {
 		attrs = append(attrs, keyLate.Bool(true))
 	}
 	if info.Err != nil {
 		attrs = append(attrs, keyErrorType.String(errType))
-		span.RecordError(info.Err, trace.WithTimestamp(info.Time))
-		span.SetStatus(codes.Error, info.Err.Error())
+		m.evOpts[0] = trace.WithTimestamp(info.Time)
+		m.span.RecordError(info.Err, m.evOpts[:1:1]...)
+		m.span.SetStatus(codes.Error, info.Err.Error())
 	}
-	span.SetAttributes(attrs...)
-	span.End(endAt(info.Time, info.Time.IsZero()))
+	m.span.SetAttributes(attrs...)
+	m.endOpts[0] = endAt(info.Time, info.Time.IsZero())
+	m.span.End(m.endOpts[:]...)
+}
+
+// failedOpts returns the options of a failed message's count.
+func (t *telemetry) failedOpts(errType string) opts {
+	return t.opt(keyMessageOutcome.String(outcomeFailed), keyErrorType.String(errType))
+}
+
+// failedPhaseOpts returns the options of a failed message's duration.
+func (t *telemetry) failedPhaseOpts(errType string) opts {
+	return t.opt(keyMessagePhase.String(phaseComplete), keyMessageOutcome.String(outcomeFailed), keyErrorType.String(errType))
 }
 
 func orBackground(ctx context.Context) context.Context {
