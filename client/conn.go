@@ -1,17 +1,13 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
@@ -200,84 +196,6 @@ func (w *wsConn) ackJoin(chatID string) {
 	}
 }
 
-// dial opens the socket and starts its reader and writer.
-func (c *Client) dial(ctx context.Context) (*wsConn, error) {
-	q := url.Values{}
-	q.Set(protocol.QueryTenantID, c.cfg.TenantID)
-	if id := c.firstChatID(); id != "" {
-		q.Set(protocol.QueryChatID, id)
-	}
-	if c.cfg.ClientID != "" {
-		q.Set(protocol.QueryClientID, c.cfg.ClientID)
-	}
-	u := c.cfg.WSURL + protocol.PathWebSocket + "?" + q.Encode()
-	tok, session, fresh, err := c.wsToken(ctx)
-	if err != nil {
-		return nil, tokenError(err, session)
-	}
-	h := http.Header{}
-	if err := setAuthHeaders(ctx, h, c.cfg, false); err != nil {
-		return nil, err
-	}
-	if session {
-		h.Del(protocol.HeaderAPIKey) // the session token stands for the key
-	}
-	d := websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: c.cfg.HandshakeTimeout,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  writeBufferPool,
-	}
-	if tok != "" {
-		d.Subprotocols = []string{"bearer", tok}
-	}
-	ws, resp, err := d.DialContext(ctx, u, h)
-	if err != nil {
-		if resp != nil {
-			if resp.Body != nil {
-				_ = resp.Body.Close()
-			}
-			tr := protocol.Trigger{Cause: protocol.CauseHandshake, Code: resp.StatusCode}
-			return nil, c.handshakeRefused(&ConnectError{Trigger: tr, Retryable: protocol.Lookup(tr).Retry,
-				RetryAfter: protocol.ParseRetryAfter(resp.Header.Get(protocol.HeaderRetryAfter), c.clock.Now())}, tok, session, fresh)
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)}
-	}
-	ws.SetReadLimit(c.cfg.ReadLimit)
-	ping := c.clock.NewTicker(c.cfg.PingInterval)
-	conn := &wsConn{
-		ws:      ws,
-		seq:     c.connSeq.Add(1),
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		lost:    make(chan error, 1),
-		ready:   make(chan struct{}),
-		greeted: make(chan struct{}),
-		session: session,
-		acks:    map[string][]chan struct{}{},
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		ping.Stop()
-		_ = ws.Close()
-		return nil, ErrClosed
-	}
-	c.conn = conn
-	c.setStateLocked(StateConnected, nil, 0, 0)
-	c.mu.Unlock()
-	c.log.Debug("miptech: socket open", "url", logURL{u, c.cfg.secrets}, "header", logHeader{h, c.cfg.secrets})
-	conn.wg.Add(2)
-	c.wg.Add(2)
-	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.read(conn) }()
-	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.write(conn, ping) }()
-	return conn, nil
-}
-
 // read is the reader goroutine: decode, normalize, deduplicate, route.
 func (c *Client) read(conn *wsConn) {
 	for {
@@ -344,97 +262,4 @@ func (c *Client) readError(err error) error {
 			Err: errors.New("inbound frame larger than Config.ReadLimit")}
 	}
 	return &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)}
-}
-
-// write is the writer goroutine: it owns every frame write and the keepalive.
-func (c *Client) write(conn *wsConn, ping clock.Ticker) {
-	defer ping.Stop()
-	var unsent []outItem
-	defer func() {
-		// The frames not written go back to the queue at teardown (requeue),
-		// after any frame the connection loop puts back itself: those were
-		// handed over later, so they belong behind these.
-		conn.mu.Lock()
-		conn.closed = true
-		unsent = append(unsent, conn.pending...)
-		conn.pending = nil
-		for _, it := range unsent {
-			if !it.control {
-				conn.leftover = append(conn.leftover, it.item)
-			}
-		}
-		conn.mu.Unlock()
-	}()
-	for {
-		select {
-		case <-conn.stop:
-			return
-		case <-ping.C():
-			b, err := c.encodeFrame(protocol.TypePing, protocol.Ping{TS: c.clock.Now().UnixMilli()})
-			if err == nil {
-				conn.submit(outItem{item: queue.Item[*outMsg]{Type: protocol.TypePing, Payload: b}, control: true})
-			}
-		case <-conn.wake:
-		}
-		conn.mu.Lock()
-		items := conn.pending
-		conn.pending = nil
-		conn.backlog, conn.pongs = 0, 0
-		conn.mu.Unlock()
-		for i, it := range items {
-			if c.stale(it.item) {
-				continue
-			}
-			// A message counts as written before the write: a platform that
-			// answers at once, with no acknowledgement (the realtime form),
-			// must find it sent when its first chunk is read.
-			om := it.item.Value
-			marked := om != nil && om.w != nil
-			if marked {
-				c.written(om, conn.seq)
-			}
-			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := conn.ws.WriteMessage(websocket.TextMessage, it.item.Payload); err != nil {
-				if marked {
-					i++ // the ledger sends it again after the reconnect (Resends)
-				}
-				unsent = append(unsent, items[i:]...)
-				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
-				return
-			}
-			c.stats.framesOut.Add(1)
-			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
-			c.log.Debug("miptech: frame out", "type", it.item.Type)
-		}
-	}
-}
-
-// stale reports whether a frame about to be written must not be: its
-// sender's context ended (the sender gets that error), or its message
-// already has an outcome, such as ErrChatLeft after Leave or a timeout,
-// and must not reach the platform after its sender was told it failed.
-func (c *Client) stale(it queue.Item[*outMsg]) bool {
-	om := it.Value
-	if om == nil {
-		return false
-	}
-	if om.ctx != nil && om.ctx.Err() != nil {
-		c.failItem(it, om.ctx.Err())
-		return true
-	}
-	if om.w == nil {
-		return false
-	}
-	c.lmu.Lock()
-	defer c.lmu.Unlock()
-	return c.ledger.Settled(om.wire)
-}
-
-// written records that a message's attempt reached the socket.
-func (c *Client) written(om *outMsg, conn uint64) {
-	now := c.clock.Now()
-	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-		return l.Written(om.wire, conn, now, out)
-	})
-	c.wake(now.Add(c.cfg.ResponseTimeout))
 }
