@@ -68,3 +68,14 @@ func (ch *Chat) replyDone(w *waiter, r Reply, now time.Time) {
 			Status: registry.StatusComplete, Time: now, Late: r.Late})
 	}
 }
+
+// Degraded reports whether the platform has not created the chat yet:
+// NewChat could not reach it (a 5xx or a network error), returned the chat
+// with a nil error, and the chat learns its id from the platform when the
+// connection comes (messages sent meanwhile wait in the queue). ID is ""
+// until then.
+func (ch *Chat) Degraded() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.needsCreate && ch.id == ""
+}
