@@ -277,9 +277,22 @@ func TestLedger_WaitingInsideACallbackFailsAtOnce(t *testing.T) {
 				ctx := ctxT(t, 10*time.Second)
 				chat, err := c.NewChat(ctx, ChatOptions{})
 				require.NoError(t, err)
+				// The reply to the message sent inside the callback is held
+				// until the callback is over: a Wait that found it already
+				// there would return it, as documented.
+				callbackOver := make(chan struct{})
+				srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+					if req.Text == "sent inside" {
+						select {
+						case <-callbackOver:
+						case <-ctx.Done():
+						}
+					}
+					return platformtest.DefaultResponder(ctx, req)
+				})
 				type result struct {
-					askErr, waitErr, streamErr error
-					done                       bool
+					askErr, sendErr, waitErr, streamErr error
+					done                                bool
 				}
 				results := make(chan result, 1)
 				var once sync.Once
@@ -296,6 +309,7 @@ func TestLedger_WaitingInsideACallbackFailsAtOnce(t *testing.T) {
 						var r result
 						_, r.askErr = chat.Ask(ctx, "inside")
 						m, err := chat.Send(ctx, "sent inside")
+						r.sendErr = err
 						if err == nil {
 							_, r.waitErr = m.Wait(ctx)
 						}
@@ -310,6 +324,8 @@ func TestLedger_WaitingInsideACallbackFailsAtOnce(t *testing.T) {
 				require.NoError(t, err)
 				select {
 				case r := <-results:
+					close(callbackOver)
+					require.NoError(t, r.sendErr, "Send does not wait: it works inside a callback")
 					assert.ErrorIs(t, r.askErr, ErrInCallback)
 					assert.ErrorIs(t, r.waitErr, ErrInCallback)
 					assert.ErrorIs(t, r.streamErr, ErrInCallback)

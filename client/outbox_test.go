@@ -17,7 +17,7 @@ import (
 )
 
 func TestOutbox_APlatformThatStopsReadingMakesSendFailInsteadOfGrowing(t *testing.T) {
-	t.Parallel() // most of its time is the client's own work; others can run meanwhile
+	// Not parallel: it measures the heap, which other tests would grow.
 	srv := newServer(t, platformtest.Config{})
 	c := newClient(t, srv, func(cfg *Config) { cfg.ResponseTimeout = time.Hour })
 	ctx := ctxT(t, 60*time.Second)
