@@ -156,7 +156,9 @@ func TestControl_ReadyDelayHoldsTheClientInConnected(t *testing.T) {
 	require.NoError(t, c2.Connect(ctx))
 	connected := untilState(t, changes2, client.StateConnected)
 	ready := untilState(t, changes2, client.StateReady)
-	assert.GreaterOrEqual(t, ready.Time.Sub(connected.Time), delay)
+	// The platform's delay starts at its end of the handshake, a moment
+	// before the client sees the socket open.
+	assert.GreaterOrEqual(t, ready.Time.Sub(connected.Time), delay-20*time.Millisecond)
 	assert.Equal(t, uint64(1), c2.Stats().Attempts)
 }
 
