@@ -33,7 +33,7 @@ type Client struct {
 
 	ctx    context.Context // lifetime; cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // supervisor, housekeeping, connection goroutines
+	wg     sync.WaitGroup // the connection loop, the connection goroutines, recovery
 
 	timers timers // the one timer for every deadline of the client
 
