@@ -24,15 +24,16 @@ func (s *session) print(ctx context.Context) {
 		}
 		s.beginTurn(&l)
 		var err error
+		open := false // a reply line is open on the terminal
 		if s.con.terminal {
-			err = s.stream(l.ctx, l.msg)
+			open, err = s.stream(l.ctx, l.msg)
 		} else {
 			var r client.Reply
 			if r, err = l.msg.Wait(l.ctx); err == nil {
 				s.con.reply(r.Text)
 			}
 		}
-		cancelled := s.endTurn()
+		cancelled := s.endTurn(open)
 		l.cancel()
 		switch {
 		case err == nil:
@@ -54,17 +55,14 @@ func (s *session) print(ctx context.Context) {
 	}
 }
 
-// stream writes a reply chunk by chunk as it arrives (terminal mode).
-func (s *session) stream(ctx context.Context, m *client.Message) error {
-	shown, open := "", false
-	defer func() {
-		if open {
-			s.con.endReply()
-		}
-	}()
+// stream writes a reply chunk by chunk as it arrives (terminal mode). It
+// reports whether a reply line is left open: endTurn ends it, so that the
+// turn is over by the time the end of the line shows.
+func (s *session) stream(ctx context.Context, m *client.Message) (open bool, err error) {
+	shown := ""
 	for c, err := range m.Chunks(ctx) {
 		if err != nil {
-			return err
+			return open, err
 		}
 		text := c.Text
 		whole := c.Replace || c.Done
@@ -90,7 +88,7 @@ func (s *session) stream(ctx context.Context, m *client.Message) error {
 		s.con.chunk(text)
 		shown += text
 	}
-	return nil
+	return open, nil
 }
 
 // beginTurn records that l's reply is being printed.
@@ -100,13 +98,18 @@ func (s *session) beginTurn(l *sentLine) {
 	s.turnMu.Unlock()
 }
 
-// endTurn records that the printing of the turn's reply ended, and reports
-// whether it ended because the reply was cancelled.
-func (s *session) endTurn() bool {
+// endTurn records that the printing of the turn's reply ended, ends the
+// reply's line when open is true, and reports whether the turn ended
+// because the reply was cancelled. The line is ended in the same step, so
+// that an interrupt that follows the end of the line finds no reply open.
+func (s *session) endTurn(open bool) bool {
 	s.turnMu.Lock()
 	defer s.turnMu.Unlock()
 	cancelled := s.turnCancelled
 	s.turn, s.turnCancelled = nil, false
+	if open {
+		s.con.endReply()
+	}
 	return cancelled
 }
 
