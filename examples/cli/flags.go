@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miptechnologies/miptech-go/client"
+	"github.com/miptechnologies/miptech-go/internal/envflag"
 )
 
 // Environment variables read when the matching flag is not given.
@@ -101,22 +102,13 @@ func parseFlags(args []string, getenv func(string) string) (settings, error) {
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments %q: messages are read from standard input", fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, v := range []struct {
-		flag, env string
-		p         *string
-	}{
-		{"api-url", envAPIURL, &s.apiURL},
-		{"ws-url", envWSURL, &s.wsURL},
-		{"tenant", envTenantID, &s.tenant},
-		{"api-key", envAPIKey, &s.apiKey},
-		{"protocol", envProtocol, &s.protocolName},
-	} {
-		if !given[v.flag] {
-			*v.p = strings.TrimSpace(getenv(v.env))
-		}
-	}
+	envflag.Fill(fs, getenv,
+		envflag.Var{Flag: "api-url", Env: envAPIURL, P: &s.apiURL},
+		envflag.Var{Flag: "ws-url", Env: envWSURL, P: &s.wsURL},
+		envflag.Var{Flag: "tenant", Env: envTenantID, P: &s.tenant},
+		envflag.Var{Flag: "api-key", Env: envAPIKey, P: &s.apiKey},
+		envflag.Var{Flag: "protocol", Env: envProtocol, P: &s.protocolName},
+	)
 	p, err := client.ParseProtocol(s.protocolName)
 	if err != nil {
 		return s, fmt.Errorf("-protocol %q: want auto, rest or realtime", s.protocolName)

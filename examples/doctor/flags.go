@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miptechnologies/miptech-go/client"
+	"github.com/miptechnologies/miptech-go/internal/envflag"
 )
 
 // Environment variables read when the matching flag is not given. The API
@@ -81,21 +82,12 @@ func parseFlags(args []string, getenv func(string) string) (settings, error) {
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, v := range []struct {
-		flag, env string
-		p         *string
-	}{
-		{"api-url", envAPIURL, &s.apiURL},
-		{"ws-url", envWSURL, &s.wsURL},
-		{"tenant", envTenantID, &s.tenant},
-		{"protocol", envProtocol, &s.protocolName},
-	} {
-		if !given[v.flag] {
-			*v.p = strings.TrimSpace(getenv(v.env))
-		}
-	}
+	envflag.Fill(fs, getenv,
+		envflag.Var{Flag: "api-url", Env: envAPIURL, P: &s.apiURL},
+		envflag.Var{Flag: "ws-url", Env: envWSURL, P: &s.wsURL},
+		envflag.Var{Flag: "tenant", Env: envTenantID, P: &s.tenant},
+		envflag.Var{Flag: "protocol", Env: envProtocol, P: &s.protocolName},
+	)
 	s.apiKey = strings.TrimSpace(getenv(envAPIKey))
 	p, err := client.ParseProtocol(s.protocolName)
 	if err != nil {
