@@ -77,6 +77,9 @@ func TestHooks_ConversationRecordsSpansAndMetrics(t *testing.T) {
 		assert.False(t, ok, "not recovered")
 	}
 	// One connection attempt, a root span (Connect's context has none).
+	// Its span ends when the connection loop returns from the attempt,
+	// which may be a moment after the client is ready.
+	h.waitConnectSpans(t, c)
 	conns := h.ended(SpanConnect)
 	require.Len(t, conns, 1)
 	assert.False(t, conns[0].Parent().IsValid())
@@ -136,6 +139,7 @@ func TestHooks_ReconnectWithRecoveryFromHistory(t *testing.T) {
 	assert.True(t, v.AsBool())
 
 	// The first attempt, then at least one after the loss, the last ready.
+	h.waitConnectSpans(t, c)
 	conns := h.ended(SpanConnect)
 	require.GreaterOrEqual(t, len(conns), 2)
 	last := conns[len(conns)-1]

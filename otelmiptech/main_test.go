@@ -113,6 +113,16 @@ func (h *harness) ended(name string) []sdktrace.ReadOnlySpan {
 	return out
 }
 
+// waitConnectSpans waits until every connection attempt c made has ended
+// its span: ConnectDone runs when the connection loop returns from an
+// attempt, which may be a moment after the client went ready.
+func (h *harness) waitConnectSpans(t *testing.T, c *client.Client) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return uint64(len(h.ended(SpanConnect))) >= c.Stats().Attempts
+	}, 10*time.Second, time.Millisecond)
+}
+
 // findMetric returns the metric named name.
 func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
 	for _, sm := range rm.ScopeMetrics {
