@@ -193,11 +193,12 @@ func (t *telemetry) stateChange(sc client.StateChange) {
 	}
 }
 
-// Context keys of the spans this package started: a later hook ends the
-// span of its own start, never one of the caller's.
+// Context keys of the spans this package started, one per set of hooks: a
+// later hook ends the span of its own start, never one of the caller's nor
+// one of another set of hooks chained with it.
 type (
-	messageSpanKey struct{}
-	connectSpanKey struct{}
+	messageSpanKey struct{ t *telemetry }
+	connectSpanKey struct{ t *telemetry }
 )
 
 func (t *telemetry) connectStart(ctx context.Context, info client.ConnectStartInfo) context.Context {
@@ -211,7 +212,7 @@ func (t *telemetry) connectStart(ctx context.Context, info client.ConnectStartIn
 		t.kindClient,
 		trace.WithTimestamp(info.Time),
 		trace.WithAttributes(attrs...))
-	return context.WithValue(ctx, connectSpanKey{}, span)
+	return context.WithValue(ctx, connectSpanKey{t}, span)
 }
 
 func (t *telemetry) connectDone(ctx context.Context, info client.ConnectDoneInfo) {
@@ -238,7 +239,7 @@ func (t *telemetry) connectDone(ctx context.Context, info client.ConnectDoneInfo
 	}
 	t.in.connectDuration.Record(ctx, info.Duration.Seconds(), o.rec...)
 
-	span, _ := ctx.Value(connectSpanKey{}).(trace.Span)
+	span, _ := ctx.Value(connectSpanKey{t}).(trace.Span)
 	if span == nil {
 		return
 	}

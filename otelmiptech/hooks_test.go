@@ -386,3 +386,21 @@ func TestHooks_EndOnlyTheirOwnSpans(t *testing.T) {
 	assert.Equal(t, int64(1), intValue(t, rm, nameMessages, keyErrorType.String("response_timeout")))
 	assert.Equal(t, uint64(1), histCount(t, rm, nameConnectDuration, keyErrorType.String("connection_failed")))
 }
+
+func TestHooks_TwoChainedEachEndTheirOwnSpans(t *testing.T) {
+	first, second := newHarness(t), newHarness(t)
+	srv := newServer(t, platformtest.Config{})
+	c := newClient(t, srv, Chain(first.hooks, second.hooks), nil)
+	ctx := ctxT(t, 10*time.Second)
+	chat, err := c.OpenChat(ctx, "chat-two-hooks")
+	require.NoError(t, err)
+	_, err = chat.Ask(ctx, "seen twice")
+	require.NoError(t, err)
+	require.NoError(t, c.Close(ctx))
+	for name, h := range map[string]*harness{"first": first, "second": second} {
+		msgs := h.ended(SpanMessage)
+		require.Len(t, msgs, 1, "%s: its own message span ended", name)
+		assert.True(t, hasEvents(eventNames(msgs[0]), eventWritten, eventAcknowledged, eventFirstChunk), "%s: events %v", name, eventNames(msgs[0]))
+		assert.Len(t, h.ended(SpanConnect), 1, "%s: its own connect span ended", name)
+	}
+}

@@ -18,6 +18,7 @@ import (
 // given, except those of an event, which get arrays of their own.
 type messageCtx struct {
 	context.Context // tracer.Start's: carries the span
+	owner           *telemetry
 	span            trace.Span
 
 	startKV   [4]attribute.KeyValue // the span's first attributes
@@ -29,10 +30,10 @@ type messageCtx struct {
 	endOpts   [1]trace.SpanEndOption
 }
 
-// Value returns m itself for messageSpanKey, else the value of the
-// context it wraps.
+// Value returns m itself for its owner's messageSpanKey, else the value of
+// the context it wraps.
 func (m *messageCtx) Value(key any) any {
-	if key == (messageSpanKey{}) {
+	if key == (messageSpanKey{m.owner}) {
 		return m
 	}
 	return m.Context.Value(key)
@@ -45,15 +46,15 @@ func (t *telemetry) messageStart(ctx context.Context, info client.MessageInfo) c
 		ctx = context.Background()
 	}
 	if t.noopTracer {
-		outer := ctx.Value(messageSpanKey{}) != nil
+		outer := ctx.Value(messageSpanKey{t}) != nil
 		ctx, _ = t.tracer.Start(ctx, SpanMessage)
 		if outer {
 			// Hide the span of the message whose hooks called Send.
-			return &messageCtx{Context: ctx}
+			return &messageCtx{Context: ctx, owner: t}
 		}
 		return ctx
 	}
-	m := &messageCtx{}
+	m := &messageCtx{owner: t}
 	attrs := m.startKV[:0]
 	if len(t.attrs) > 0 {
 		attrs = make([]attribute.KeyValue, 0, len(t.attrs)+4)
@@ -75,13 +76,13 @@ func (t *telemetry) messageStart(ctx context.Context, info client.MessageInfo) c
 	return m
 }
 
-// messageSpan returns the state messageStart put in ctx when it started a
-// recording span, or nil.
-func messageSpan(ctx context.Context) *messageCtx {
+// messageSpan returns the state t's messageStart put in ctx when it started
+// a recording span, or nil.
+func (t *telemetry) messageSpan(ctx context.Context) *messageCtx {
 	if ctx == nil {
 		return nil
 	}
-	if m, _ := ctx.Value(messageSpanKey{}).(*messageCtx); m != nil && m.span != nil {
+	if m, _ := ctx.Value(messageSpanKey{t}).(*messageCtx); m != nil && m.span != nil {
 		return m
 	}
 	return nil
@@ -94,14 +95,14 @@ func (m *messageCtx) event(name string, info *client.MessageInfo) {
 }
 
 func (t *telemetry) messageWritten(ctx context.Context, info client.MessageInfo) {
-	if m := messageSpan(ctx); m != nil {
+	if m := t.messageSpan(ctx); m != nil {
 		m.event(eventWritten, &info)
 	}
 }
 
 func (t *telemetry) messageAcknowledged(ctx context.Context, info client.MessageInfo) {
 	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.ackPhase.rec...)
-	m := messageSpan(ctx)
+	m := t.messageSpan(ctx)
 	if m == nil {
 		return
 	}
@@ -127,7 +128,7 @@ func (t *telemetry) messageAcknowledged(ctx context.Context, info client.Message
 
 func (t *telemetry) messageFirstChunk(ctx context.Context, info client.MessageInfo) {
 	t.in.messageDuration.Record(orBackground(ctx), info.Time.Sub(info.Start).Seconds(), t.firstPhase.rec...)
-	if m := messageSpan(ctx); m != nil {
+	if m := t.messageSpan(ctx); m != nil {
 		m.event(eventFirstChunk, &info)
 	}
 }
@@ -147,7 +148,7 @@ func (t *telemetry) messageDone(ctx context.Context, info client.MessageDoneInfo
 		t.in.messageDuration.Record(ctx, took, t.failedPhase.get(errType, t.failedPhaseOpts).rec...)
 	}
 
-	m := messageSpan(ctx)
+	m := t.messageSpan(ctx)
 	if m == nil {
 		return
 	}
