@@ -160,9 +160,6 @@ func (c *Client) OpenChat(ctx context.Context, chatID string) (*Chat, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if c.chatByID(chatID) != nil {
-		return nil, ErrChatOpen
-	}
 	ch := newChat(c)
 	ch.id = chatID
 	ch.created = c.clock.Now()
@@ -205,7 +202,7 @@ func (c *Client) addChat(ch *Chat) error {
 	}
 	if id := ch.ID(); id != "" && c.byID[id] != nil {
 		c.mu.Unlock()
-		return ErrChatOpen // opened by a concurrent OpenChat
+		return ErrChatOpen // one *Chat per id: this one is open already
 	}
 	c.chats = append(c.chats, ch)
 	if id := ch.ID(); id != "" {

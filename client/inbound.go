@@ -29,7 +29,7 @@ func (c *Client) deduplicated(ev normalize.Event) bool {
 	switch {
 	case ev.Key == "" || perConnection(ev.Type):
 		return false
-	case c.realtime() && ev.MessageID == "" && ev.ClientMessageID == "":
+	case ev.MessageID == "" && ev.ClientMessageID == "" && c.realtime(): // the form is read last: it takes a lock
 		return false
 	}
 	return true

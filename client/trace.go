@@ -35,9 +35,11 @@ type Hooks struct {
 	// callbacks are, but before them.
 	StateChange func(StateChange)
 
-	// MessageStart is called when Send accepts a message (or a retry of
-	// one starts). The context it returns is given to the message's later
-	// hooks; nil keeps ctx.
+	// MessageStart is called when Send accepts a message, and when
+	// Message.Retry starts a new attempt of a failed one (an automatic
+	// retry, Config.MessageRetries, goes on within the same start). The
+	// context it returns is given to the message's later hooks; nil keeps
+	// ctx.
 	MessageStart func(ctx context.Context, info MessageInfo) context.Context
 	// MessageWritten is called when the message's frame was handed to the
 	// socket.
