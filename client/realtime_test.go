@@ -451,22 +451,24 @@ func TestRealtime_APlatformClosingEveryNewTokenIsNotAskedForeverAndFailsUnauthor
 	states := recordStates(c)
 	_, err := c.NewChat(ctx, ChatOptions{})
 	require.NoError(t, err)
+	// Every connection is closed for its token as soon as the platform lists
+	// it, until the client gives up.
 	closed := map[string]bool{}
-	for i := 1; i <= maxAuthCloses; i++ { // every connection is closed for its token as soon as it is up
-		require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
-			for _, ci := range s.Connections() {
-				if !closed[ci.ConnID] && len(s.Sessions()) == i {
-					closed[ci.ConnID] = true
-					return true
-				}
+	require.Eventually(t, func() bool {
+		for _, ci := range srv.Connections() {
+			if !closed[ci.ConnID] {
+				closed[ci.ConnID] = true
+				srv.ExpireTokens(protocol.CloseUnauthorized)
 			}
-			return false
-		}), "connection %d", i)
-		srv.ExpireTokens(protocol.CloseUnauthorized)
-	}
+		}
+		return c.State() == StateFailed
+	}, 10*time.Second, time.Millisecond, "the client went on asking for tokens; seen %v", states.states())
 	sc := states.next(t, ctx, StateFailed)
 	assert.ErrorIs(t, sc.Reason, ErrUnauthorized)
-	assert.Len(t, srv.Sessions(), maxAuthCloses, "a new token for each close, then no more")
+	// A close may also expire a token being fetched for the next handshake,
+	// which is then refused and replaced once.
+	assert.LessOrEqual(t, len(srv.Sessions()), maxAuthCloses+1, "no storm of tokens")
+	assert.GreaterOrEqual(t, len(srv.Sessions()), maxAuthCloses, "a new token for each close")
 }
 
 func TestRealtime_TheSessionTokenIsReplacedShortlyBeforeItExpires(t *testing.T) {

@@ -116,6 +116,11 @@ func TestHooks_AConversationIsObservedInOrderWithTheCallersContext(t *testing.T)
 		require.NoError(t, err)
 		r, err := m.Wait(ctx)
 		require.NoError(t, err)
+		// The reply can come while the client flushes its queue, a moment
+		// before it is ready and before the connection loop returns from
+		// the attempt (ConnectDone).
+		require.NoError(t, c.WaitForState(ctx, StateReady))
+		require.Eventually(t, func() bool { return len(h.matching("connect-done")) == 1 }, 5*time.Second, time.Millisecond)
 		syncCallbacks(t, c)
 
 		id := m.ID()
