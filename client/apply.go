@@ -27,7 +27,32 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 	defer c.lmu.Unlock()
 	c.scratch = step(c.ledger, c.scratch[:0])
 	c.applyLocked(c.scratch)
+	if c.ledger.UnnamedReplies() && settles(c.scratch) {
+		c.kickWriter() // a chat's next message may be written now
+	}
 	clear(c.scratch) // drop the references to waiters and texts
+}
+
+// settles reports whether a message got its outcome among ds.
+func settles(ds []registry.Decision) bool {
+	for _, d := range ds {
+		switch d.Kind {
+		case registry.DecideComplete, registry.DecideFail, registry.DecideRetry:
+			return true
+		}
+	}
+	return false
+}
+
+// kickWriter wakes the current connection's writer, which looks again at
+// the messages it holds. Called with c.lmu held (the lock order allows mu).
+func (c *Client) kickWriter() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.kick()
+	}
 }
 
 // stepEvent feeds one inbound event about a message of ch to the ledger.
@@ -96,7 +121,7 @@ func (c *Client) clientError(err error) error {
 		return ErrResponseTimeout
 	case errors.Is(err, registry.ErrReplyTooLarge):
 		return ErrReplyTooLarge
-	case errors.Is(err, registry.ErrTextLost):
+	case errors.Is(err, registry.ErrTextLost), errors.Is(err, registry.ErrLostWithConnection):
 		return ErrReplyLost
 	}
 	return err
@@ -290,11 +315,26 @@ func (c *Client) tickLedger(now time.Time) {
 // connectionLost tells the ledger a connection is gone, before the next is
 // dialled: what it wrote and was not acknowledged is sent again, and what
 // was acknowledged and not answered is sought in the history, holding the
-// later replies of its chat until then.
+// later replies of its chat until then; unless the platform's replies name
+// no message (noteReplyNaming), when neither is done.
 func (c *Client) connectionLost(conn *wsConn) {
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
 	c.ledger.ConnectionLost(conn.seq)
+}
+
+// noteReplyNaming tells the ledger, once a connection is ready and before
+// anything is written on it, whether the platform's replies name no
+// message: the realtime form on a platform that does not greet (the
+// tenant-app variant, SPEC §2.4).
+func (c *Client) noteReplyNaming() {
+	c.fs.mu.Lock()
+	greets := c.fs.greets
+	c.fs.mu.Unlock()
+	unnamed := c.realtime() && !greets
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	c.ledger.SetUnnamedReplies(unnamed)
 }
 
 // historyItems turns a chat's history into the ledger's form.

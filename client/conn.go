@@ -34,7 +34,8 @@ type wsConn struct {
 
 	mu       sync.Mutex
 	pending  []outItem
-	backlog  int                   // bytes of the queueable frames in pending
+	held     []outItem             // messages the writer holds until their chat has none on the wire (registry.Ledger.Writable)
+	backlog  int                   // bytes of the queueable frames handed to the writer and not written yet
 	pongs    int                   // pong frames in pending
 	closed   bool                  // the writer stopped taking items
 	leftover []queue.Item[*outMsg] // taken by the writer and not written; requeued at teardown
@@ -112,16 +113,31 @@ func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 func (w *wsConn) remove(match func(queue.Item[*outMsg]) bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	kept := w.pending[:0]
-	for _, it := range w.pending {
+	w.pending = w.removeFrom(w.pending, match)
+	w.held = w.removeFrom(w.held, match)
+}
+
+// removeFrom returns items without the queueable frames that match out.
+// Called with w.mu held.
+func (w *wsConn) removeFrom(items []outItem, match func(queue.Item[*outMsg]) bool) []outItem {
+	kept := items[:0]
+	for _, it := range items {
 		if !it.control && match(it.item) {
 			w.backlog -= len(it.item.Payload)
 			continue
 		}
 		kept = append(kept, it)
 	}
-	clear(w.pending[len(kept):])
-	w.pending = kept
+	clear(items[len(kept):])
+	return kept
+}
+
+// kick wakes the writer to look at the messages it holds again.
+func (w *wsConn) kick() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // fail records the first loss of the connection.

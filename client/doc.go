@@ -59,7 +59,12 @@
 //     history (ErrReplyLost). A reply is taken from the history only when the
 //     pairing is certain: a reply that names its question, or the reply right
 //     after it with no unanswered question before it; otherwise the message
-//     times out rather than receive a reply that may not be its own.
+//     times out rather than receive a reply that may not be its own. Where
+//     the platform's replies name no message (the realtime form's tenant-app
+//     variant), a chat has one message on the wire at a time, and a message
+//     on a lost connection is never re-sent: it waits for its reply over the
+//     next connection and fails with ErrReplyLost when none comes within
+//     Config.ResponseTimeout.
 //   - Promptly. When the connection fails for good (state failed), every
 //     message still waiting fails at once with an error matching ErrFailed.
 //     A caller's context ending returns ctx.Err(); ErrExpired is only for a

@@ -146,6 +146,7 @@ func (c *Client) connectOnce(ctx context.Context, reconnect bool) (*wsConn, erro
 	if err != nil {
 		return nil, err
 	}
+	c.noteReplyNaming()
 	// 4. Join every chat, wait for the acknowledgements, then flush.
 	if err := c.joinAll(ctx, conn); err != nil {
 		return nil, err

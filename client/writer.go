@@ -23,8 +23,8 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		// handed over later, so they belong behind these.
 		conn.mu.Lock()
 		conn.closed = true
-		unsent = append(unsent, conn.pending...)
-		conn.pending = nil
+		unsent = append(append(unsent, conn.held...), conn.pending...)
+		conn.pending, conn.held = nil, nil
 		for _, it := range unsent {
 			if !it.control {
 				conn.leftover = append(conn.leftover, it.item)
@@ -45,11 +45,28 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		}
 		conn.mu.Lock()
 		items := conn.pending
-		conn.pending = nil
-		conn.backlog, conn.pongs = 0, 0
+		if len(conn.held) > 0 {
+			items = append(conn.held, items...) // held first: they were sent earlier
+		}
+		conn.pending, conn.held = nil, nil
+		conn.pongs = 0
 		conn.mu.Unlock()
+		var held []outItem
+		var heldChats map[*Chat]bool // a chat with a message held has all its later ones held: its order stands
+		gone := 0                    // bytes of the queueable frames written or dropped: out of the backlog
 		for i, it := range items {
-			if c.stale(it.item) {
+			switch c.writable(it.item, heldChats) {
+			case writeStale:
+				if !it.control {
+					gone += len(it.item.Payload)
+				}
+				continue
+			case writeHold:
+				if heldChats == nil {
+					heldChats = map[*Chat]bool{}
+				}
+				heldChats[it.item.Value.chat] = true
+				held = append(held, it)
 				continue
 			}
 			// A message counts as written before the write: a platform that
@@ -65,15 +82,57 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 				if marked {
 					i++ // the ledger sends it again after the reconnect (Resends)
 				}
-				unsent = append(unsent, items[i:]...)
+				unsent = append(append(unsent, held...), items[i:]...)
 				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
 				return
+			}
+			if !it.control {
+				gone += len(it.item.Payload)
 			}
 			c.stats.framesOut.Add(1)
 			c.stats.bytesOut.Add(uint64(len(it.item.Payload)))
 			c.log.Debug("miptech: frame out", "type", it.item.Type)
 		}
+		conn.mu.Lock()
+		conn.held = held
+		conn.backlog -= gone
+		conn.mu.Unlock()
 	}
+}
+
+// What the writer does with a frame (writable).
+const (
+	writeNow   = iota
+	writeStale // not to be written: see stale
+	writeHold  // a message whose chat has one on the wire: held until it has its reply
+)
+
+// writable says what the writer does with a frame: drop it (stale), hold
+// it, when the platform's replies name no message and another message of
+// its chat waits for its reply (registry.Ledger.Writable: a reply is then a
+// message's only by its place) or an earlier one is held (heldChats), or
+// write it.
+func (c *Client) writable(it queue.Item[*outMsg], heldChats map[*Chat]bool) int {
+	om := it.Value
+	if om == nil || om.w == nil {
+		if c.stale(it) {
+			return writeStale
+		}
+		return writeNow
+	}
+	if om.ctx != nil && om.ctx.Err() != nil {
+		c.failItem(it, om.ctx.Err())
+		return writeStale
+	}
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	switch {
+	case c.ledger.Settled(om.wire):
+		return writeStale
+	case heldChats[om.chat] || !c.ledger.Writable(om.chat.key):
+		return writeHold
+	}
+	return writeNow
 }
 
 // stale reports whether a frame about to be written must not be: its

@@ -23,6 +23,12 @@ var (
 	// with chunks that cannot be placed after the ones before, and whose
 	// complete frame carries no text: the reply's text is not known whole.
 	ErrTextLost = errors.New("registry: part of the reply's text was lost with a connection")
+	// ErrLostWithConnection fails a message of a platform whose replies
+	// name no message (SetUnnamedReplies) when it was on the wire as its
+	// connection was lost and no reply came within
+	// LedgerConfig.ResponseTimeout after: it is not sent again, since the
+	// platform may have it, and no history can tell.
+	ErrLostWithConnection = errors.New("registry: no reply came after the connection the message was sent on was lost")
 )
 
 // Defaults of LedgerConfig.
@@ -107,6 +113,46 @@ type Ledger struct {
 	chats    map[ChatKey]*line
 	finished finishedSet
 	refused  finishedSet // platform ids of messages the platform failed with an error frame
+	unnamed  bool        // the platform's replies name no message (SetUnnamedReplies)
+}
+
+// SetUnnamedReplies says whether the platform's replies and errors name no
+// message, and it answers a chat's messages one at a time in the order it
+// got them (the realtime form's tenant-app variant, SPEC §2.4). A reply is
+// then known to be a message's only by its place, which holds only while a
+// chat has at most one message on the wire: the caller writes a message
+// only when Writable says so. A message on the wire when its connection
+// is lost is never sent again, since the platform may have it and would
+// answer twice; it keeps waiting for its reply over the next connection,
+// and fails with ErrLostWithConnection when none comes within
+// ResponseTimeout (no late reply is waited for after that).
+func (l *Ledger) SetUnnamedReplies(on bool) { l.unnamed = on }
+
+// UnnamedReplies reports what SetUnnamedReplies set.
+func (l *Ledger) UnnamedReplies() bool { return l.unnamed }
+
+// Writable reports whether a message of chat may be written now: always,
+// unless the platform's replies name no message (SetUnnamedReplies) and
+// another message of chat is on the wire, without its reply.
+func (l *Ledger) Writable(chat ChatKey) bool {
+	if !l.unnamed {
+		return true
+	}
+	ln := l.chats[chat]
+	if ln == nil {
+		return true
+	}
+	for _, e := range ln.order {
+		if onWire(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// onWire reports whether e was written and waits for its reply.
+func onWire(e *entry) bool {
+	return !e.done && !e.answered && !e.retrying && e.status >= StatusSent
 }
 
 // line is one chat's messages in send order, from Add until forgotten.
@@ -169,6 +215,7 @@ type entry struct {
 	resend   bool // written on a lost connection, never acknowledged: send again
 	handed   bool // its re-send was handed out and is not written yet
 	awaiting bool // acknowledged on a lost connection: its reply is sought in the history
+	doubt    bool // on the wire when its connection was lost, replies naming no message: never sent again
 	retrying bool // waits to be sent again after a retryable failure
 	orphaned bool
 

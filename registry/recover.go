@@ -8,7 +8,9 @@ import "time"
 // the history (Recover, GiveUp), and the replies to later messages of its
 // chat are held until it has an outcome. A reply that was streaming on conn
 // and goes on over the next connection is judged by its chunks (see
-// chunk).
+// chunk). When the platform's replies name no message (SetUnnamedReplies),
+// a message on the wire is neither sent again nor recovered: it waits for
+// its reply over the next connection, within its timeout.
 func (l *Ledger) ConnectionLost(conn uint64) {
 	for _, ln := range l.chats {
 		ln.current = nil
@@ -17,6 +19,8 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 				continue
 			}
 			switch {
+			case l.unnamed && e.status >= StatusSent:
+				e.doubt = true
 			case e.status == StatusSent:
 				e.resend = true
 			case e.status == StatusDelivered && e.parked == nil:
@@ -221,7 +225,14 @@ func (l *Ledger) Tick(now time.Time, out []Decision) []Decision {
 				out = append(out, e.decision(DecideOrphan))
 			}
 			if e.status >= StatusSent && e.parked == nil && now.Sub(e.activity) >= l.cfg.ResponseTimeout {
-				out = l.fail(e, ErrTimeout, now, out)
+				err := ErrTimeout
+				if e.doubt {
+					// Its reply may have been lost with the connection and
+					// never come: it does not wait for a late one, which
+					// would take the reply of the chat's next message.
+					err = ErrLostWithConnection
+				}
+				out = l.fail(e, err, now, out)
 			}
 		}
 	}
