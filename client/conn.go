@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
@@ -21,8 +22,9 @@ const writeTimeout = 10 * time.Second
 // the process while they write: an idle connection holds none.
 var writeBufferPool = &sync.Pool{}
 
-// wsConn is one WebSocket connection and its two goroutines: the reader
-// (inbound path) and the writer (the only goroutine that writes frames).
+// wsConn is one WebSocket connection: its reader goroutine (inbound path),
+// and its writer (the only code that writes frames), which runs on a
+// goroutine of its own only while there is something to write.
 //
 // A connection's frames are never delivered once the next one is up: the
 // supervisor waits for the old reader to exit (serve, or connectOnce on a
@@ -37,11 +39,15 @@ type wsConn struct {
 	held     []outItem             // messages the writer holds until their chat has none on the wire (registry.Ledger.Writable)
 	backlog  int                   // bytes of the queueable frames handed to the writer and not written yet
 	pongs    int                   // pong frames in pending
-	closed   bool                  // the writer stopped taking items
+	closed   bool                  // the connection takes no more frames: it is being torn down
 	leftover []queue.Item[*outMsg] // taken by the writer and not written; requeued at teardown
-	wake     chan struct{}
+	writing  bool                  // a writer runs (Client.write); at most one does
+	kicked   bool                  // the running writer is to look at the held messages again
+	pingDue  bool                  // the keepalive's ping is to be written
+	pingT    clock.Func            // the keepalive timer (Client.ping)
+	spawn    func()                // starts Client.write on a goroutine of its own, owned by the connection
 
-	stop      chan struct{} // closed to stop the writer
+	stop      chan struct{} // closed when the connection is torn down: stops the reader's waits
 	stopOnce  sync.Once
 	closeOnce sync.Once  // the 1000 close frame is sent once
 	lost      chan error // first loss, buffered
@@ -100,12 +106,21 @@ func (w *wsConn) offer(it outItem, limit int) (ok, full bool) {
 		w.backlog += size
 	}
 	w.pending = append(w.pending, it)
+	w.wakeLocked()
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
 	return true, false
+}
+
+// wakeLocked makes the writer look at what it was handed: the running one
+// on its next pass, else a new one. Called with w.mu held.
+func (w *wsConn) wakeLocked() {
+	switch {
+	case w.writing:
+		w.kicked = true
+	case !w.closed:
+		w.writing = true
+		w.spawn()
+	}
 }
 
 // remove takes the queueable frames that match out of what waits for the
@@ -132,12 +147,15 @@ func (w *wsConn) removeFrom(items []outItem, match func(queue.Item[*outMsg]) boo
 	return kept
 }
 
-// kick wakes the writer to look at the messages it holds again.
+// kick wakes the writer to look at the messages it holds again: the running
+// one (which may have them in hand) on its next pass, else a new one if
+// any is held.
 func (w *wsConn) kick() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	w.mu.Lock()
+	if w.writing || len(w.held) > 0 {
+		w.wakeLocked()
 	}
+	w.mu.Unlock()
 }
 
 // fail records the first loss of the connection.
@@ -156,9 +174,16 @@ func (w *wsConn) closeNormal() {
 	w.shutdown()
 }
 
-// shutdown closes the socket and stops the writer.
+// shutdown closes the socket, stops the keepalive and the writer, and makes
+// the connection take no more frames (their senders queue them).
 func (w *wsConn) shutdown() {
-	w.stopOnce.Do(func() { close(w.stop) })
+	w.stopOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.pingT.Stop()
+		w.mu.Unlock()
+		close(w.stop)
+	})
 	_ = w.ws.Close()
 }
 

@@ -59,11 +59,9 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		return nil, &ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)}
 	}
 	ws.SetReadLimit(c.cfg.ReadLimit)
-	ping := c.clock.NewTicker(c.cfg.PingInterval)
 	conn := &wsConn{
 		ws:      ws,
 		seq:     c.connSeq.Add(1),
-		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		lost:    make(chan error, 1),
 		ready:   make(chan struct{}),
@@ -71,20 +69,28 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		session: session,
 		acks:    map[string][]chan struct{}{},
 	}
+	conn.spawn = func() {
+		// Called with conn.mu held and the connection open: teardown waits
+		// on conn.wg only after closing it, so no writer starts after.
+		conn.wg.Add(1)
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); defer conn.wg.Done(); c.write(conn) }()
+	}
+	conn.mu.Lock()
+	conn.pingT = c.clock.AfterFunc(c.cfg.PingInterval, func() { c.ping(conn) })
+	conn.mu.Unlock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		ping.Stop()
-		_ = ws.Close()
+		conn.shutdown()
 		return nil, ErrClosed
 	}
 	c.conn = conn
 	c.setStateLocked(StateConnected, nil, 0, 0)
 	c.mu.Unlock()
 	c.log.Debug("miptech: socket open", "url", logURL{u, c.cfg.secrets}, "header", logHeader{h, c.cfg.secrets})
-	conn.wg.Add(2)
-	c.wg.Add(2)
+	conn.wg.Add(1)
+	c.wg.Add(1)
 	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.read(conn) }()
-	go func() { defer c.wg.Done(); defer conn.wg.Done(); c.write(conn, ping) }()
 	return conn, nil
 }

@@ -334,7 +334,12 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 func (c *Client) requeue(conn *wsConn) {
 	conn.mu.Lock()
 	back := conn.leftover
-	conn.leftover = nil
+	for _, it := range append(conn.held, conn.pending...) {
+		if !it.control {
+			back = append(back, it.item)
+		}
+	}
+	conn.leftover, conn.held, conn.pending = nil, nil, nil
 	conn.mu.Unlock()
 	if len(back) == 0 {
 		return

@@ -4,27 +4,58 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/miptechnologies/miptech-go/internal/clock"
 	"github.com/miptechnologies/miptech-go/protocol"
 	"github.com/miptechnologies/miptech-go/queue"
 	"github.com/miptechnologies/miptech-go/registry"
 )
 
-// The writer goroutine of one connection: every frame written to the
-// socket, and the keepalive.
+// The writer of one connection: every frame written to the socket, and the
+// keepalive. No goroutine exists while nothing is to be written: handing
+// the connection a frame starts one (wsConn.wakeLocked), which writes until
+// nothing is left and exits; the keepalive's timer writes its ping on its
+// own goroutine when no writer runs. An idle connection so costs its reader
+// goroutine only.
 
-// write is the writer goroutine: it owns every frame write and the keepalive.
-func (c *Client) write(conn *wsConn, ping clock.Ticker) {
-	defer ping.Stop()
+// ping is the keepalive timer's call: the ping is written at once when no
+// writer runs (on the timer's goroutine), else by the writer on its next
+// pass; the timer is armed again for the next interval.
+func (c *Client) ping(conn *wsConn) {
+	conn.mu.Lock()
+	if conn.closed {
+		conn.mu.Unlock()
+		return
+	}
+	conn.pingDue = true
+	conn.pingT.Reset(c.cfg.PingInterval)
+	if conn.writing {
+		conn.kicked = true
+		conn.mu.Unlock()
+		return
+	}
+	conn.writing = true
+	conn.wg.Add(1)
+	c.wg.Add(1)
+	conn.mu.Unlock()
+	defer c.wg.Done()
+	defer conn.wg.Done()
+	c.write(conn)
+}
+
+// write writes what the connection was handed, in order, until nothing is
+// left to write, the connection stops, or a write fails. At most one write
+// runs per connection (wsConn.writing).
+func (c *Client) write(conn *wsConn) {
 	var unsent []outItem
+	idle := false // returned with nothing left, writing already cleared
 	defer func() {
-		// The frames not written go back to the queue at teardown (requeue),
-		// after any frame the connection loop puts back itself: those were
-		// handed over later, so they belong behind these.
+		if idle {
+			return
+		}
+		// The connection stopped or a write failed: the frames taken and
+		// not written go back to the queue at teardown (requeue), before
+		// those still waiting for a writer.
 		conn.mu.Lock()
-		conn.closed = true
-		unsent = append(append(unsent, conn.held...), conn.pending...)
-		conn.pending, conn.held = nil, nil
+		conn.writing = false
 		for _, it := range unsent {
 			if !it.control {
 				conn.leftover = append(conn.leftover, it.item)
@@ -32,25 +63,36 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		}
 		conn.mu.Unlock()
 	}()
+	var pingBuf []byte
 	for {
-		select {
-		case <-conn.stop:
-			return
-		case <-ping.C():
-			b, err := c.encodeFrame(protocol.TypePing, protocol.Ping{TS: c.clock.Now().UnixMilli()})
-			if err == nil {
-				conn.submit(outItem{item: queue.Item[*outMsg]{Type: protocol.TypePing, Payload: b}, control: true})
-			}
-		case <-conn.wake:
-		}
 		conn.mu.Lock()
+		if conn.closed {
+			conn.mu.Unlock()
+			return
+		}
 		items := conn.pending
 		if len(conn.held) > 0 {
 			items = append(conn.held, items...) // held first: they were sent earlier
 		}
+		ping := conn.pingDue
 		conn.pending, conn.held = nil, nil
-		conn.pongs = 0
+		conn.pongs, conn.pingDue, conn.kicked = 0, false, false
 		conn.mu.Unlock()
+		if ping {
+			now := c.clock.Now().UnixMilli()
+			c.mu.Lock()
+			clientID := c.clientID
+			c.mu.Unlock()
+			pingBuf = protocol.AppendPing(pingBuf[:0], protocol.TypePing, now, now, clientID)
+			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := conn.ws.WriteMessage(websocket.TextMessage, pingBuf); err != nil {
+				unsent = items
+				conn.fail(&ConnectError{Trigger: protocol.Trigger{Cause: protocol.CauseNetwork}, Retryable: true, Err: redactURLError(err)})
+				return
+			}
+			c.stats.framesOut.Add(1)
+			c.stats.bytesOut.Add(uint64(len(pingBuf)))
+		}
 		var held []outItem
 		var heldChats map[*Chat]bool // a chat with a message held has all its later ones held: its order stands
 		gone := 0                    // bytes of the queueable frames written or dropped: out of the backlog
@@ -96,6 +138,11 @@ func (c *Client) write(conn *wsConn, ping clock.Ticker) {
 		conn.mu.Lock()
 		conn.held = held
 		conn.backlog -= gone
+		if len(conn.pending) == 0 && !conn.pingDue && !conn.kicked {
+			conn.writing, idle = false, true
+			conn.mu.Unlock()
+			return // started again by the next frame, kick or ping
+		}
 		conn.mu.Unlock()
 	}
 }

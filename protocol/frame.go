@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Frame is the envelope of every outbound frame: a JSON text frame
@@ -84,4 +85,37 @@ type Ping struct {
 	// TS is the sender's time in Unix milliseconds; a pong carries the ts
 	// of the ping it answers.
 	TS int64 `json:"ts"`
+}
+
+// AppendPing appends the frame of type t (TypePing or TypePong) with the
+// payload Ping{TS: ts}, stamped with timestampMs and clientID, to dst. The
+// bytes are those of NewFrame followed by Encode, built without reflection
+// or allocation beyond dst's growth: the keepalive writes one per interval
+// on every connection.
+func AppendPing(dst []byte, t string, ts, timestampMs int64, clientID string) []byte {
+	dst = append(dst, `{"type":`...)
+	dst = appendJSONString(dst, t)
+	dst = append(dst, `,"data":{"ts":`...)
+	dst = strconv.AppendInt(dst, ts, 10)
+	dst = append(dst, `},"timestamp":`...)
+	dst = strconv.AppendInt(dst, timestampMs, 10)
+	if clientID != "" {
+		dst = append(dst, `,"client_id":`...)
+		dst = appendJSONString(dst, clientID)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as encoding/json writes it: as is when no
+// byte needs escaping, else through json.Marshal.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
