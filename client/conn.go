@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -253,6 +254,9 @@ func (c *Client) read(conn *wsConn) {
 			c.log.Warn("miptech: dropped a non-text frame", "bytes", len(data))
 			continue
 		}
+		if c.passOver(data) {
+			continue
+		}
 		ev, err := normalize.Normalize(data, c.clock.Now())
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
@@ -281,6 +285,22 @@ func (c *Client) read(conn *wsConn) {
 		c.disp.chargeNext(len(data))
 		c.handleInbound(conn, ev)
 	}
+}
+
+// pongName is the type name of the keepalive's answer, as it appears in a
+// pong frame.
+var pongName = []byte(`"pong"`)
+
+// passOver reports whether the reader passes over a frame without
+// normalizing it: a well-formed pong, the answer to the keepalive's ping,
+// which asks nothing of the client, when no raw-event subscriber (OnEvent)
+// wants every event. An idle connection reads one per PingInterval.
+func (c *Client) passOver(data []byte) bool {
+	if len(data) > 512 || !bytes.Contains(data, pongName) || c.onEvent.any() {
+		return false
+	}
+	t, err := normalize.Type(data)
+	return err == nil && t == protocol.TypePong
 }
 
 // readError turns a read failure into a connection error.

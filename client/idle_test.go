@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/miptechnologies/miptech-go/internal/clock"
+	"github.com/miptechnologies/miptech-go/normalize"
 	"github.com/miptechnologies/miptech-go/platformtest"
 	"github.com/miptechnologies/miptech-go/protocol"
 )
@@ -80,4 +81,24 @@ func TestIdle_AReadyClientRunsItsReaderAndSupervisorOnly(t *testing.T) {
 	require.Len(t, gs, 2, "after the ping: %v", gs)
 	_, err = chat.Ask(ctx, "still answered")
 	require.NoError(t, err)
+}
+
+func TestIdle_PongsReachRawEventSubscribers(t *testing.T) {
+	srv := newServer(t, platformtest.Config{})
+	clk := clock.NewFake(time.Now())
+	c := newClient(t, srv, withFakeClock(clk))
+	ctx := ctxT(t, 10*time.Second)
+	require.NoError(t, c.Connect(ctx))
+	pongs := make(chan struct{}, 16)
+	c.OnEvent(func(ev normalize.Event) {
+		if ev.Type == protocol.TypePong {
+			pongs <- struct{}{}
+		}
+	})
+	clk.Advance(c.cfg.PingInterval)
+	select {
+	case <-pongs:
+	case <-ctx.Done():
+		t.Fatal("the pong answering the keepalive's ping never reached OnEvent")
+	}
 }

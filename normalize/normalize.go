@@ -345,3 +345,18 @@ func firstBool(vs ...flex) (value, ok bool) {
 	}
 	return false, false
 }
+
+// Type returns the canonical type of a frame, after the same well-formedness
+// check as Normalize, without building its Event: the reader uses it to pass
+// over the keepalive's pong frames cheaply.
+func Type(raw []byte) (string, error) {
+	var top fields
+	if err := top.readFrame(raw); err != nil {
+		return "", decodeError(err, raw)
+	}
+	rawType, ok := typeName(top.Type)
+	if !ok {
+		return "", decodeError(ErrMissingType, raw)
+	}
+	return protocol.CanonicalType(rawType), nil
+}
