@@ -268,22 +268,13 @@ func (c *Client) nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item[*
 	return ch.item(ctx, w), nil
 }
 
-// retryLater sends w's next attempt after d (DecideRetry). The goroutine is
-// the client's: Close stops it.
+// retryLater sends w's next attempt after d (DecideRetry), on the client's
+// timer; Close stops it.
 func (c *Client) retryLater(w *waiter, d time.Duration) {
 	if d <= 0 {
 		d = defaultMessageRetryWait
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := c.clock.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C():
-		}
+	c.after(d, func() {
 		c.lmu.Lock()
 		it, err := c.nextAttemptLocked(w, context.Background())
 		c.lmu.Unlock()
@@ -294,7 +285,7 @@ func (c *Client) retryLater(w *waiter, d time.Duration) {
 			return
 		}
 		_ = w.chat.submit(context.Background(), w, it)
-	}()
+	})
 }
 
 // Stream sends text and iterates over the reply as it arrives (see

@@ -24,7 +24,8 @@ import (
 const recoveryMaxWait = 5 * time.Second
 
 // recoverReplies starts the recovery of ch unless one runs or nothing is
-// awaited. Called after every reconnect. The client owns the goroutine.
+// awaited. Called after every reconnect. Its looks at the history run on
+// the client's timer (after), with no goroutine waiting between them.
 func (c *Client) recoverReplies(ch *Chat) {
 	c.lmu.Lock()
 	need := c.ledger.Awaiting(ch.key)
@@ -32,12 +33,17 @@ func (c *Client) recoverReplies(ch *Chat) {
 	if !need || !ch.beginRecovery() {
 		return
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer ch.endRecovery()
-		c.recoverLoop(ch)
-	}()
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(250*time.Millisecond),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.2),
+		backoff.WithMaxInterval(recoveryMaxWait),
+		backoff.WithMaxElapsedTime(0),
+	)
+	b.Clock = c.clock
+	if !c.after(0, func() { c.recoveryStep(ch, b) }) {
+		ch.endRecovery()
+	}
 }
 
 // beginRecovery marks the chat as recovering; it reports false when a
@@ -59,67 +65,55 @@ func (ch *Chat) endRecovery() {
 	ch.mu.Unlock()
 }
 
-// recoverLoop looks at the history, with growing waits between looks,
-// until the ledger awaits no reply of ch (found, timed out, or given up),
-// or the client closes. A platform without a history endpoint (404) or a
-// chat without an id ends it at once: the awaited messages fail with
-// ErrReplyLost.
-func (c *Client) recoverLoop(ch *Chat) {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(250*time.Millisecond),
-		backoff.WithMultiplier(2),
-		backoff.WithRandomizationFactor(0.2),
-		backoff.WithMaxInterval(recoveryMaxWait),
-		backoff.WithMaxElapsedTime(0),
-	)
-	b.Clock = c.clock
-	for {
-		c.lmu.Lock()
-		need := c.ledger.Awaiting(ch.key)
-		c.lmu.Unlock()
-		if !need || c.ctx.Err() != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RESTTimeout)
-		hist, err := ch.recoveryHistory(ctx)
-		cancel()
-		now := c.clock.Now()
-		switch {
-		case err == nil:
-			items := historyItems(hist)
-			var info RecoveryInfo
-			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-				n := len(out)
-				out = l.Recover(ch.key, items, now, out)
-				info = recoveryCounts(out[n:])
-				return out
-			})
-			if info.Recovered+info.Failed > 0 {
-				info.ChatID = ch.ID()
-				eventHook(c, c.cfg.Hooks.Recovery, info)
-			}
-		case unrecoverable(err):
-			c.log.Warn("miptech: replies lost with the connection cannot be recovered", "chat_id", ch.ID(), "err", err)
-			var info RecoveryInfo
-			c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-				n := len(out)
-				out = l.GiveUp(ch.key, ErrReplyLost, now, out)
-				info = recoveryCounts(out[n:])
-				return out
-			})
-			info.ChatID, info.Err = ch.ID(), err
+// recoveryStep looks at the history once, and arms the next look, after a
+// growing wait (b), until the ledger awaits no reply of ch (found, timed
+// out, or given up), or the client closes. A platform without a history
+// endpoint (404) or a chat without an id ends it at once: the awaited
+// messages fail with ErrReplyLost.
+func (c *Client) recoveryStep(ch *Chat, b *backoff.ExponentialBackOff) {
+	c.lmu.Lock()
+	need := c.ledger.Awaiting(ch.key)
+	c.lmu.Unlock()
+	if !need || c.ctx.Err() != nil {
+		ch.endRecovery()
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RESTTimeout)
+	hist, err := ch.recoveryHistory(ctx)
+	cancel()
+	now := c.clock.Now()
+	switch {
+	case err == nil:
+		items := historyItems(hist)
+		var info RecoveryInfo
+		c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+			n := len(out)
+			out = l.Recover(ch.key, items, now, out)
+			info = recoveryCounts(out[n:])
+			return out
+		})
+		if info.Recovered+info.Failed > 0 {
+			info.ChatID = ch.ID()
 			eventHook(c, c.cfg.Hooks.Recovery, info)
-			return
-		default:
-			c.log.Warn("miptech: history recovery failed; trying again", "chat_id", ch.ID(), "err", err)
 		}
-		t := c.clock.NewTimer(b.NextBackOff())
-		select {
-		case <-c.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
-		}
+	case unrecoverable(err):
+		c.log.Warn("miptech: replies lost with the connection cannot be recovered", "chat_id", ch.ID(), "err", err)
+		var info RecoveryInfo
+		c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+			n := len(out)
+			out = l.GiveUp(ch.key, ErrReplyLost, now, out)
+			info = recoveryCounts(out[n:])
+			return out
+		})
+		info.ChatID, info.Err = ch.ID(), err
+		eventHook(c, c.cfg.Hooks.Recovery, info)
+		ch.endRecovery()
+		return
+	default:
+		c.log.Warn("miptech: history recovery failed; trying again", "chat_id", ch.ID(), "err", err)
+	}
+	if !c.after(b.NextBackOff(), func() { c.recoveryStep(ch, b) }) {
+		ch.endRecovery()
 	}
 }
 

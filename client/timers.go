@@ -24,6 +24,45 @@ type timers struct {
 
 	run     sync.Mutex     // held while what is due runs, so that runs never overlap
 	running sync.WaitGroup // runs started before closed; stopTimers waits for them
+
+	later map[*delayed]struct{} // calls armed by after and not run yet
+}
+
+// delayed is one call armed by after.
+type delayed struct{ fn clock.Func }
+
+// after calls f once d has passed, on the timer's goroutine, unless the
+// client closes first; no goroutine exists while it waits, and Close
+// (stopTimers) stops it, or waits for it when it runs. It reports false,
+// calling nothing, once the client is closing. Used for work that waits
+// between steps: a message's automatic retry, the looks at a chat's
+// history after a reconnect.
+func (c *Client) after(d time.Duration, f func()) bool {
+	t := &c.timers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	k := new(delayed)
+	if t.later == nil {
+		t.later = map[*delayed]struct{}{}
+	}
+	t.later[k] = struct{}{}
+	// The call cannot run before k.fn is set: it takes t.mu first.
+	k.fn = c.clock.AfterFunc(d, func() {
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return
+		}
+		delete(t.later, k)
+		t.running.Add(1)
+		t.mu.Unlock()
+		defer t.running.Done()
+		f()
+	})
+	return true
 }
 
 // wake arms the timer for d when nothing earlier is armed.
@@ -72,6 +111,10 @@ func (c *Client) stopTimers() {
 	if t.fn != nil {
 		t.fn.Stop()
 	}
+	for k := range t.later {
+		k.fn.Stop()
+	}
+	t.later = nil
 	t.mu.Unlock()
 	t.running.Wait()
 }
