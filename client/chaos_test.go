@@ -118,6 +118,7 @@ func chaosResponder(_ context.Context, req platformtest.Request) platformtest.Re
 // lets each chat keep n messages in flight instead of one; the same
 // assertions apply.
 func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	size := chaosSize{clients: 2, chatsPerClient: 2, messages: 60, inFlight: 1, faultEvery: [2]int{8, 28}}
 	if *chaosLong || os.Getenv("MIPTECH_CHAOS_LONG") == "1" {
 		size = chaosSize{clients: 4, chatsPerClient: 4, messages: 500, inFlight: 1, faultEvery: [2]int{40, 120}}
@@ -136,12 +137,18 @@ func TestChaos_EveryMessageAnsweredOnceOrFailed(t *testing.T) {
 	}
 	t.Logf("chaos: %d clients × %d chats × %d messages, %d in flight per chat, seed %d",
 		size.clients, size.chatsPerClient, size.messages, size.inFlight, seed)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
-	eachForm(t, platformtest.Config{Responder: chaosResponder}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	eachFormParallel(t, platformtest.Config{Responder: chaosResponder}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		if fc.client == ProtocolRealtime && fc.server == platformtest.ProtocolTenantApp {
 			t.Skip("the tenant-app variant runs detected (\"tenant-app\"); forcing the form changes only the detection")
 		}
+		// Each form draws its own fault schedule from the seed (the forms
+		// run in parallel, and a rand.Rand is not safe for concurrent use).
+		form0 := seed
+		for _, b := range []byte(fc.name) {
+			form0 = form0*31 + uint64(b)
+		}
+		rng := rand.New(rand.NewPCG(form0, form0^0x9e3779b97f4a7c15))
 		// A message on a lost connection in the tenant-app variant waits
 		// out its timeout when its reply was lost: a shorter one keeps the
 		// test quick (the replies come within 300 ms).

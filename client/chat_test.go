@@ -109,7 +109,8 @@ func TestChat_StreamYieldsChunksThenTheCompleteReply(t *testing.T) {
 }
 
 func TestChat_StreamStoppedEarlyLeaksNothing(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
 		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
 			return platformtest.Reply{Chunks: []string{"a", "b", "c", "d"}, ChunkDelay: 20 * time.Millisecond}
 		})
@@ -184,7 +185,8 @@ func TestChat_LengthLimitFromPlatformConfig(t *testing.T) {
 }
 
 func TestChat_ManyChatsConcurrentlyGetOnlyTheirOwnReplies(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 30*time.Second)
 		const chats, perChat = 8, 5
@@ -217,7 +219,8 @@ func TestChat_ManyChatsConcurrentlyGetOnlyTheirOwnReplies(t *testing.T) {
 }
 
 func TestChat_MessagesSentWhileDisconnectedAnsweredAfterReconnectInOrder(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, _ formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
 		states := recordStates(c)
 		ctx := ctxT(t, 20*time.Second)
@@ -255,7 +258,8 @@ func TestChat_MessagesSentWhileDisconnectedAnsweredAfterReconnectInOrder(t *test
 }
 
 func TestChat_DropBeforeAckResendsOnceWithSameID(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, then(form, func(cfg *Config) {
 			cfg.InitialBackoff = 20 * time.Millisecond
 			cfg.ResponseTimeout = 2 * time.Second
@@ -324,7 +328,8 @@ func (l *completeLog) until(t *testing.T, ctx context.Context, last string) []st
 }
 
 func TestChat_DropAfterAckRecoversReplyFromHistoryWithoutResend(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond }))
 		ctx := ctxT(t, 20*time.Second)
 		chat, err := c.NewChat(ctx, ChatOptions{})
@@ -510,7 +515,7 @@ func TestChat_StatusTransitionsMonotonicAndReportedOnce(t *testing.T) {
 
 func TestChat_CancelledAskAndCloseMidStream(t *testing.T) {
 	t.Parallel() // waits on deadlines and slow replies, not the CPU
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
 			return platformtest.Reply{Chunks: []string{"x", "y", "z"}, ChunkDelay: 200 * time.Millisecond}
 		})
@@ -830,6 +835,7 @@ func TestChat_ErrorFrameWithRetryAfterFailsTheNamedMessageAndMakesSendsWait(t *t
 }
 
 func TestChat_RESTSendModeWaitsForTheJoinBeforePosting(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	t.Run("first call on a new client", func(t *testing.T) {
 		// The socket is ready (and joins) well after the chat exists: a post
 		// made before the join loses its reply.

@@ -52,7 +52,8 @@ func TestClient_HappyPathConnectsInFourStepsAndJoins(t *testing.T) {
 }
 
 func TestClient_QueuedFramesFlushedAfterJoinInOrder(t *testing.T) {
-	eachForm(t, platformtest.Config{ReadyDelay: 50 * time.Millisecond}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{ReadyDelay: 50 * time.Millisecond}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 10*time.Second)
 		chat, err := c.OpenChat(ctx, uuid.NewString())
@@ -306,6 +307,7 @@ func TestClient_ReadyTimeoutReconnectsAsInitializing(t *testing.T) {
 }
 
 func TestClient_DeadConnectionDetectedAndRecovered(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	c := newClient(t, srv, func(cfg *Config) {
 		cfg.PingInterval = time.Hour

@@ -60,7 +60,8 @@ func assertWaiting(t *testing.T, ctx context.Context, m *Message, msg string) {
 }
 
 func TestCorrelation_ReplyNamingAnAnsweredMessageIsADuplicateAndAnswersNoOther(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		if fc.server == platformtest.ProtocolTenantApp {
 			t.Skip("the tenant-app variant's replies name no message: this is about replies that do")
 		}
@@ -114,7 +115,8 @@ func TestCorrelation_ReplyNamingAnAnsweredMessageIsADuplicateAndAnswersNoOther(t
 }
 
 func TestCorrelation_LateReplyByMappedServerIDAnswersOnlyTheTimedOutMessage(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		if fc.server == platformtest.ProtocolTenantApp {
 			t.Skip("the tenant-app variant's replies name no message: this is about replies that do")
 		}

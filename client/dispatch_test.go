@@ -166,7 +166,8 @@ func TestClient_PanicWhileCallbacksAreBehindIsReported(t *testing.T) {
 }
 
 func TestClient_CloseFromACallbackRunsNoCallbackQueuedBehindIt(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 10*time.Second)
 		require.NoError(t, c.Connect(ctx))

@@ -86,6 +86,7 @@ func TestFailFast_AHandshakeRefusedFor401GoesFailedAtOnce(t *testing.T) {
 }
 
 func TestFailFast_RetryForeverGoesOnAcrossFailuresAndRecoversWhenThePlatformComesBack(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	addr := deadAddress(t)
 	attempts := make(chan ConnectDoneInfo, 1024)
 	c, err := New(Config{APIURL: "http://" + addr, TenantID: testTenant, MaxRetries: RetryForever,

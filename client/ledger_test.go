@@ -30,6 +30,7 @@ func failing(ctx context.Context, req platformtest.Request) platformtest.Reply {
 }
 
 func TestLedger_AModelFailureDoesNotShiftRecoveredReplies(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	srv.SetResponder(failing)
 	c := newClient(t, srv, nil)
@@ -59,6 +60,7 @@ func TestLedger_AModelFailureDoesNotShiftRecoveredReplies(t *testing.T) {
 }
 
 func TestLedger_ARecoveredReplyIsNeverDeliveredAfterALaterLiveOne(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	// The platform acknowledges m1 and m2, restarts (1001), and on the new
 	// connection sends m2's reply right after chat_joined; m1's reply is
 	// only in the history, and only from the second look on.
@@ -245,7 +247,7 @@ func TestLedger_NewChatWithAnEndedContextCreatesNothing(t *testing.T) {
 
 func TestLedger_AContextDeadlineIsReturnedAsItself(t *testing.T) {
 	t.Parallel() // waits on deadlines and slow replies, not the CPU
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		srv.RefuseHandshakes(1000, 503) // the platform is down
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 20*time.Second)
@@ -407,6 +409,7 @@ func retryScript(t *testing.T) *scriptServer {
 }
 
 func TestLedger_RetryAfterAFailureGetsItsOwnReply(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	t.Run("by hand", func(t *testing.T) {
 		srv := retryScript(t)
 		c := srv.client(nil)
@@ -453,7 +456,7 @@ func TestLedger_RetryAfterAFailureGetsItsOwnReply(t *testing.T) {
 			registry.StatusSending, registry.StatusSent, registry.StatusDelivered, registry.StatusAnswered}, statuses)
 	})
 	t.Run("a message that has not failed", func(t *testing.T) {
-		eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 			srv.SetResponder(withholding("waiting"))
 			c := newClient(t, srv, form)
 			ctx := ctxT(t, 10*time.Second)

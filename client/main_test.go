@@ -3,11 +3,14 @@ package client
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +28,20 @@ func TestMain(m *testing.M) {
 	if os.Getenv(platformProcessEnv) != "" {
 		os.Exit(servePlatformProcess())
 	}
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		// The parallel tests wait on the network and on timers, not on
+		// the CPU: run more of them at once than there are cores.
+		_ = flag.Set("test.parallel", strconv.Itoa(max(testParallel, runtime.GOMAXPROCS(0))))
+	}
 	goleak.VerifyTestMain(m)
 }
+
+// testParallel is the least number of parallel tests run at once when
+// -test.parallel is not given.
+const testParallel = 8
 
 // platformProcessEnv, set to an API key, makes the test binary serve a fake
 // platform instead of running the tests (see StartPlatformProcess).

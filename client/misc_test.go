@@ -190,7 +190,8 @@ func TestClient_SlowCallbacksApplyBackpressureAndCountStalls(t *testing.T) {
 }
 
 func TestClient_WaitForStateAndLazyConnectOnSend(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 10*time.Second)
 		id := uuid.NewString()
@@ -317,7 +318,8 @@ func TestClient_MalformedFramesCountedConnectionStaysUp(t *testing.T) {
 }
 
 func TestClient_OversizedFrameReconnects(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, then(form, func(cfg *Config) { cfg.ReadLimit = 1024; cfg.InitialBackoff = time.Millisecond }))
 		states := recordStates(c)
 		ctx := ctxT(t, 20*time.Second)

@@ -94,8 +94,15 @@ func TestOutbox_APlatformThatStopsReadingMakesSendFailInsteadOfGrowing(t *testin
 const outboxSends = 100_000
 
 func TestOutbox_ANoisyChatCannotTakeTheQuietChatsSlots(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
-		c := newClient(t, srv, form)
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, then(form, func(cfg *Config) {
+			// Back within milliseconds once the outage ends, however many
+			// attempts it refused.
+			cfg.InitialBackoff = 5 * time.Millisecond
+			cfg.MaxBackoff = 20 * time.Millisecond
+			cfg.MaxRetries = RetryForever
+		}))
 		ctx := ctxT(t, 10*time.Second)
 		chats := make([]*Chat, 10)
 		for i := range chats {

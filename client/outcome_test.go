@@ -17,6 +17,7 @@ import (
 )
 
 func TestClient_SendRacingTheChangeToFailedNeverStaysQueued(t *testing.T) {
+	// Not parallel: its senders spin on the CPU while the client fails.
 	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		ctx := ctxT(t, 60*time.Second)
 		for trial := range 30 {
@@ -80,7 +81,7 @@ func TestChat_RESTSendOnAFailedClientFailsWithoutReconnecting(t *testing.T) {
 
 func TestChat_LeaveStopsTheFramesTheWriterHasNotWritten(t *testing.T) {
 	t.Parallel() // waits on deadlines and slow replies, not the CPU
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 30*time.Second)
 		chat, err := c.OpenChat(ctx, uuid.NewString())

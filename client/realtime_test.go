@@ -41,8 +41,23 @@ var forms = []formCase{
 // and a mutator that configures a client for it (the API key and the
 // Protocol setting).
 func eachForm(t *testing.T, cfg platformtest.Config, f func(t *testing.T, fc formCase, srv *platformtest.Server, mutate func(*Config))) {
+	runForms(t, cfg, false, f)
+}
+
+// eachFormParallel is eachForm with the forms run in parallel with each
+// other, for tests that spend their time waiting (on replies, timeouts,
+// reconnects) and whose subtests share nothing but their arguments: no
+// package-level hook, no count of goroutines or of the heap.
+func eachFormParallel(t *testing.T, cfg platformtest.Config, f func(t *testing.T, fc formCase, srv *platformtest.Server, mutate func(*Config))) {
+	runForms(t, cfg, true, f)
+}
+
+func runForms(t *testing.T, cfg platformtest.Config, parallel bool, f func(t *testing.T, fc formCase, srv *platformtest.Server, mutate func(*Config))) {
 	for _, fc := range forms {
 		t.Run(fc.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
 			c := cfg
 			c.Protocol = fc.server
 			srv := newServer(t, c)

@@ -56,6 +56,7 @@ func TestREST_SendsTenantHeadersKeyAndUserAgent(t *testing.T) {
 }
 
 func TestREST_RetriesRateLimitedIdempotentCallsHonouringRetryAfter(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	srv.SetRetryAfter(50 * time.Millisecond)
 	srv.RateLimitREST(2)
@@ -89,6 +90,7 @@ func TestREST_NeverRetriesPostingAMessage(t *testing.T) {
 }
 
 func TestREST_RetriesStopAtTheLimit(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	srv.SetRetryAfter(time.Millisecond)
 	srv.RateLimitREST(10)

@@ -72,7 +72,8 @@ func TestJoin_AChatOpenedWhileConnectingIsJoinedOnce(t *testing.T) {
 }
 
 func TestJoin_MoreChatsThanTheControlBacklogAreAllJoined(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		c := newClient(t, srv, form)
 		ctx := ctxT(t, 20*time.Second)
 		chats := make([]*Chat, 2*maxControlBacklog+1)

@@ -176,6 +176,7 @@ func TestHooks_AFailedMessageIsDoneWithItsError(t *testing.T) {
 }
 
 func TestHooks_RecoveryAndDuplicatesAreObserved(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := newServer(t, platformtest.Config{})
 	var h hookLog
 	var c *Client
@@ -203,10 +204,19 @@ func TestHooks_RecoveryAndDuplicatesAreObserved(t *testing.T) {
 }
 
 func TestHooks_QueueDropsAndProtocolErrorsAreObserved(t *testing.T) {
-	eachForm(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
 		var h hookLog
 		var c *Client
-		c = newClient(t, srv, then(form, func(cfg *Config) { cfg.Hooks = h.hooks(&c); cfg.QueueSize = 1 }))
+		c = newClient(t, srv, then(form, func(cfg *Config) {
+			cfg.Hooks = h.hooks(&c)
+			cfg.QueueSize = 1
+			// Refused attempts follow each other in milliseconds, and the
+			// client keeps trying until the platform takes it back.
+			cfg.InitialBackoff = 5 * time.Millisecond
+			cfg.MaxBackoff = 20 * time.Millisecond
+			cfg.MaxRetries = RetryForever
+		}))
 		ctx := ctxT(t, 10*time.Second)
 		chat, err := c.OpenChat(ctx, uuid.NewString())
 		require.NoError(t, err)

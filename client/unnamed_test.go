@@ -71,6 +71,7 @@ func TestUnnamedReplies_AMessageTheDroppedPlatformHadIsAnsweredOnceAndTheNextGet
 }
 
 func TestUnnamedReplies_AMessageThePlatformNeverHadFailsAndIsNotSentAgain(t *testing.T) {
+	t.Parallel() // waits on replies, timeouts and reconnects, not the CPU
 	srv := realtimeServer(t, platformtest.ProtocolTenantApp, platformtest.Config{})
 	c := realtimeClient(t, srv, func(cfg *Config) {
 		cfg.InitialBackoff = 20 * time.Millisecond

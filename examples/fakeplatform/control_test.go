@@ -49,10 +49,11 @@ func fault(t *testing.T, base, name string, params map[string]any) {
 }
 
 // sdkClient returns an SDK client for the program at base with fast
-// retries, closed at the end of the test.
+// retries and close-code delays, closed at the end of the test.
 func sdkClient(t *testing.T, base string, mutate func(*client.Config)) *client.Client {
 	t.Helper()
 	cfg := client.Config{APIURL: base, TenantID: "acme", InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+	fastDelays(&cfg)
 	if mutate != nil {
 		mutate(&cfg)
 	}
