@@ -37,7 +37,7 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 func settles(ds []registry.Decision) bool {
 	for _, d := range ds {
 		switch d.Kind {
-		case registry.DecideComplete, registry.DecideFail, registry.DecideRetry:
+		case registry.DecideComplete, registry.DecideFail, registry.DecideRetry, registry.DecideDuplicate:
 			return true
 		}
 	}
@@ -307,16 +307,24 @@ func (c *Client) reportOrphan(w *waiter) {
 // tickLedger applies the passing of time to the ledger: timeouts, the end
 // of late-reply windows, orphans.
 func (c *Client) tickLedger(now time.Time) {
+	unnamed := false
 	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		unnamed = l.UnnamedReplies()
 		return l.Tick(now, out)
 	})
+	if unnamed {
+		// A message failed with its lost connection may have stopped
+		// waiting for its reply: its chat's next message may be written.
+		c.kickWriter()
+	}
 }
 
 // connectionLost tells the ledger a connection is gone, before the next is
 // dialled: what it wrote and was not acknowledged is sent again, and what
 // was acknowledged and not answered is sought in the history, holding the
 // later replies of its chat until then; unless the platform's replies name
-// no message (noteReplyNaming), when neither is done.
+// no message (noteReplyNaming), when what was on the wire fails once the
+// next connection is up (flushAndReady, registry.Ledger.FailLost).
 func (c *Client) connectionLost(conn *wsConn) {
 	c.lmu.Lock()
 	defer c.lmu.Unlock()

@@ -62,9 +62,9 @@
 //     times out rather than receive a reply that may not be its own. Where
 //     the platform's replies name no message (the realtime form's tenant-app
 //     variant), a chat has one message on the wire at a time, and a message
-//     on a lost connection is never re-sent: it waits for its reply over the
-//     next connection and fails with ErrReplyLost when none comes within
-//     Config.ResponseTimeout.
+//     on a lost connection is never re-sent: it fails with ErrReplyLost once
+//     the next connection is up, and its reply, if it still comes, is
+//     dropped before the chat's next message is written.
 //   - Promptly. When the connection fails for good (state failed), every
 //     message still waiting fails at once with an error matching ErrFailed.
 //     A caller's context ending returns ctx.Err(); ErrExpired is only for a

@@ -58,8 +58,10 @@ var (
 	// connection that was then lost, when its reply cannot be recovered:
 	// the platform has no history endpoint, or the chat has no id. Where the
 	// platform's replies name no message (the tenant-app variant), it is
-	// returned for a message on the wire when its connection was lost and
-	// whose reply did not come within Config.ResponseTimeout after.
+	// returned for a message on the wire when its connection was lost (its
+	// reply may lack what was sent while no connection was up); and for a
+	// reply whose numbered chunks have a hole and whose complete frame
+	// carries no text.
 	ErrReplyLost = errors.New("client: the connection was lost while the platform answered and the reply cannot be recovered from the history; send the message again (Message.Retry)")
 	// ErrInCallback is returned by Message.Wait, Message.Chunks, Chat.Ask and
 	// Chat.Stream called on the callback goroutine for a reply not yet

@@ -322,6 +322,12 @@ func (c *Client) flushAndReady(conn *wsConn, reconnect bool) error {
 			}
 		}
 	}
+	// What was on the wire of a platform whose replies name no message when
+	// the last connection was lost fails now (registry.Ledger.ConnectionLost).
+	now := c.clock.Now()
+	c.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
+		return l.FailLost(now, out)
+	})
 	for _, ch := range c.chatList() {
 		c.recoverReplies(ch)
 	}

@@ -180,6 +180,8 @@ func (l *Ledger) Step(in Input, now time.Time, out []Decision) []Decision {
 	}
 	e, dup := l.target(in)
 	switch {
+	case e != nil && e.sink:
+		return l.sinkStep(e, in, now, out)
 	case dup:
 		return append(out, Decision{Kind: DecideDuplicate, Chat: in.Chat, Input: in})
 	case e == nil:
@@ -309,7 +311,7 @@ func (l *Ledger) target(in Input) (e *entry, dup bool) {
 		return ln.current, ln.current.answered
 	}
 	for _, x := range ln.order {
-		if in.Kind == InError && x.done {
+		if in.Kind == InError && x.done && !x.sink {
 			continue // a message that already has its outcome is not failed again
 		}
 		if !x.answered && !x.awaiting && !x.retrying && x.parked == nil && x.status >= StatusSent && (x.replyID == "" || in.Kind == InError) {
@@ -340,34 +342,39 @@ func (l *Ledger) replyStarts(e *entry, in Input, now time.Time) {
 // with it when its index follows the earlier chunks, and otherwise leaves
 // the reply's text in doubt: the text shown starts again from it, and a
 // complete frame without text then fails the message (ErrTextLost) rather
-// than give it a text that may lack its beginning.
+// than give it a text that may lack its beginning. A chunk whose index
+// leaves a gap (the reply's first chunk seen is not index 0, or an index
+// was skipped) leaves the text in doubt the same way, on any connection.
 func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Decision {
 	newConn := e.chunks > 0 && in.Conn != e.chunkConn
 	l.replyStarts(e, in, now)
 	replace := e.restart
-	if newConn && !replace {
-		switch {
-		case in.HasSeq && in.Seq == 0:
-			replace = true
-		case in.HasSeq && in.Seq == e.chunks:
-			// the reply goes on where the lost connection left it
-		default:
-			replace, e.broken = true, true
-		}
+	switch {
+	case replace:
+	case newConn && in.HasSeq && in.Seq == 0:
+		replace = true
+	case newConn && in.HasSeq && in.Seq == e.nextSeq:
+		// the reply goes on where the lost connection left it
+	case newConn, in.HasSeq && in.Seq > e.nextSeq:
+		replace, e.broken = true, true
 	}
+	shown := e.chunks > 0
 	if replace {
-		e.text0, e.chunks, e.restart = e.text0[:0], 0, false
+		e.text0, e.chunks, e.restart, e.nextSeq = e.text0[:0], 0, false, 0
 	}
 	if len(e.text0)+len(in.Text) > l.cfg.MaxReplyBytes {
 		return l.fail(e, ErrReplyTooLarge, now, out)
 	}
 	d := e.decision(DecideChunk)
 	d.MessageID = in.MessageID
-	d.Piece = Piece{Index: e.chunks, Offset: len(e.text0), Text: in.Text, Replace: replace}
+	d.Piece = Piece{Index: e.chunks, Offset: len(e.text0), Text: in.Text, Replace: replace && shown}
 	d.Late = e.done
 	e.text0 = append(e.text0, in.Text...)
 	e.chunks++
 	e.chunkConn = in.Conn
+	if in.HasSeq {
+		e.nextSeq = in.Seq + 1
+	}
 	return append(out, d)
 }
 
@@ -523,7 +530,8 @@ func (l *Ledger) Fail(clientID string, err error, now time.Time, out []Decision)
 }
 
 // fail gives e the outcome err. A message that timed out stays for a late
-// reply within LateWindow; any other is forgotten.
+// reply within LateWindow, one failed with its lost connection (e.sink)
+// for its reply within ResponseTimeout; any other is forgotten.
 func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Decision {
 	if e.done {
 		l.forget(e) // a timed-out message stops waiting for its late reply
@@ -537,13 +545,16 @@ func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Deci
 	d := e.decision(DecideFail)
 	d.Err = err
 	out = append(out, d)
-	if err == ErrTimeout {
+	switch {
+	case e.sink:
+		e.lateEnd = now.Add(l.cfg.ResponseTimeout) // see ConnectionLost
+	case err == ErrTimeout:
 		e.lateEnd = now.Add(l.cfg.LateWindow)
-		if ln := l.chats[e.chat]; ln != nil && ln.current == e {
-			ln.current = nil
-		}
-	} else {
+	default:
 		l.forget(e)
+	}
+	if ln := l.chats[e.chat]; ln != nil && ln.current == e {
+		ln.current = nil
 	}
 	return l.release(e.chat, now, out)
 }

@@ -24,10 +24,10 @@ var (
 	// complete frame carries no text: the reply's text is not known whole.
 	ErrTextLost = errors.New("registry: part of the reply's text was lost with a connection")
 	// ErrLostWithConnection fails a message of a platform whose replies
-	// name no message (SetUnnamedReplies) when it was on the wire as its
-	// connection was lost and no reply came within
-	// LedgerConfig.ResponseTimeout after: it is not sent again, since the
-	// platform may have it, and no history can tell.
+	// name no message (SetUnnamedReplies) that was on the wire when its
+	// connection was lost: it is not sent again, since the platform may
+	// have it, and its reply, if one comes, may lack what was sent while
+	// no connection was up.
 	ErrLostWithConnection = errors.New("registry: no reply came after the connection the message was sent on was lost")
 )
 
@@ -122,10 +122,8 @@ type Ledger struct {
 // then known to be a message's only by its place, which holds only while a
 // chat has at most one message on the wire: the caller writes a message
 // only when Writable says so. A message on the wire when its connection
-// is lost is never sent again, since the platform may have it and would
-// answer twice; it keeps waiting for its reply over the next connection,
-// and fails with ErrLostWithConnection when none comes within
-// ResponseTimeout (no late reply is waited for after that).
+// is lost fails with ErrLostWithConnection and is never sent again (see
+// ConnectionLost).
 func (l *Ledger) SetUnnamedReplies(on bool) { l.unnamed = on }
 
 // UnnamedReplies reports what SetUnnamedReplies set.
@@ -133,7 +131,8 @@ func (l *Ledger) UnnamedReplies() bool { return l.unnamed }
 
 // Writable reports whether a message of chat may be written now: always,
 // unless the platform's replies name no message (SetUnnamedReplies) and
-// another message of chat is on the wire, without its reply.
+// another message of chat is on the wire without its reply, or failed with
+// a lost connection and its reply may still come (ConnectionLost).
 func (l *Ledger) Writable(chat ChatKey) bool {
 	if !l.unnamed {
 		return true
@@ -143,7 +142,7 @@ func (l *Ledger) Writable(chat ChatKey) bool {
 		return true
 	}
 	for _, e := range ln.order {
-		if onWire(e) {
+		if onWire(e) || e.sink {
 			return false
 		}
 	}
@@ -215,11 +214,12 @@ type entry struct {
 	resend   bool // written on a lost connection, never acknowledged: send again
 	handed   bool // its re-send was handed out and is not written yet
 	awaiting bool // acknowledged on a lost connection: its reply is sought in the history
-	doubt    bool // on the wire when its connection was lost, replies naming no message: never sent again
+	sink     bool // failed with its lost connection, replies naming no message: takes and drops its reply (sinkStep)
 	retrying bool // waits to be sent again after a retryable failure
 	orphaned bool
 
 	chunks    int
+	nextSeq   int    // the chunk index the next chunk should carry, when the platform numbers them
 	text0     []byte // the reply text received so far
 	chunkConn uint64 // connection its chunks came on
 	restart   bool   // the next chunk starts the text again (Replace)

@@ -8,9 +8,17 @@ import "time"
 // the history (Recover, GiveUp), and the replies to later messages of its
 // chat are held until it has an outcome. A reply that was streaming on conn
 // and goes on over the next connection is judged by its chunks (see
-// chunk). When the platform's replies name no message (SetUnnamedReplies),
-// a message on the wire is neither sent again nor recovered: it waits for
-// its reply over the next connection, within its timeout.
+// chunk).
+//
+// When the platform's replies name no message (SetUnnamedReplies), a
+// message on the wire is neither sent again (the platform may have it) nor
+// recovered (there is no history): its reply, if one comes, may have lost
+// its beginning with the connection. It fails with ErrLostWithConnection
+// once the next connection is up (FailLost), unless the client fails or
+// closes first, and stays in its chat's line until that reply has come
+// (and is dropped, DecideDuplicate) or ResponseTimeout passes with no frame
+// of it, so that the reply is not taken for the next message's: until then
+// the chat's next message is not Writable.
 func (l *Ledger) ConnectionLost(conn uint64) {
 	for _, ln := range l.chats {
 		ln.current = nil
@@ -20,7 +28,7 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 			}
 			switch {
 			case l.unnamed && e.status >= StatusSent:
-				e.doubt = true
+				e.sink = true
 			case e.status == StatusSent:
 				e.resend = true
 			case e.status == StatusDelivered && e.parked == nil:
@@ -28,6 +36,41 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 			}
 		}
 	}
+}
+
+// FailLost fails, with ErrLostWithConnection, the messages ConnectionLost
+// found on the wire of a platform whose replies name no message: the
+// caller calls it once the next connection is up.
+func (l *Ledger) FailLost(now time.Time, out []Decision) []Decision {
+	for _, k := range l.Chats() {
+		for _, e := range append([]*entry(nil), l.chats[k].order...) {
+			if e.sink && !e.done {
+				out = l.fail(e, ErrLostWithConnection, now, out)
+			}
+		}
+	}
+	return out
+}
+
+// sinkStep takes an event about a message on the wire when its connection
+// was lost (e.sink): it fails, if it has not yet, the event is dropped
+// (DecideDuplicate), and the message is forgotten once its reply is
+// complete or failed; each frame of the reply gives it another
+// ResponseTimeout.
+func (l *Ledger) sinkStep(e *entry, in Input, now time.Time, out []Decision) []Decision {
+	if !e.done {
+		out = l.fail(e, ErrLostWithConnection, now, out)
+	}
+	if in.MessageID != "" && in.MessageID != e.serverID {
+		l.mapID(e, in.MessageID) // its later frames, and copies, are duplicates
+	}
+	d := Decision{Kind: DecideDuplicate, Chat: in.Chat, ClientID: e.id, Tag: e.tag, Input: in}
+	if in.Kind == InComplete || in.Kind == InError {
+		l.forget(e)
+	} else {
+		e.lateEnd = now.Add(l.cfg.ResponseTimeout)
+	}
+	return append(out, d)
 }
 
 // Resends returns, in send order, the messages of chat to send again after a
@@ -225,14 +268,7 @@ func (l *Ledger) Tick(now time.Time, out []Decision) []Decision {
 				out = append(out, e.decision(DecideOrphan))
 			}
 			if e.status >= StatusSent && e.parked == nil && now.Sub(e.activity) >= l.cfg.ResponseTimeout {
-				err := ErrTimeout
-				if e.doubt {
-					// Its reply may have been lost with the connection and
-					// never come: it does not wait for a late one, which
-					// would take the reply of the chat's next message.
-					err = ErrLostWithConnection
-				}
-				out = l.fail(e, err, now, out)
+				out = l.fail(e, ErrTimeout, now, out)
 			}
 		}
 	}

@@ -568,3 +568,41 @@ func TestLedger_AReplyGoingOnOverANewConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestLedger_AReplyWhoseFirstChunksNeverCame(t *testing.T) {
+	// The platform numbers its chunks, and the first one seen is not the
+	// first: the ones before were sent while no connection was up (a
+	// re-sent message's earlier reply, going on over the new connection),
+	// or never sent.
+	for _, tt := range []struct {
+		name  string
+		chunk []Input
+	}{
+		{"the first chunk seen is not index 0", []Input{{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 1, HasSeq: true}}},
+		{"a gap on one connection", []Input{
+			{Kind: InChunk, ClientID: "m", Text: "one ", Seq: 0, HasSeq: true},
+			{Kind: InChunk, ClientID: "m", Text: "three", Seq: 2, HasSeq: true},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, LedgerConfig{})
+			h.add(chatA, "m", "q")
+			h.written("m")
+			for _, in := range tt.chunk {
+				h.step(in)
+			}
+			got := h.step(Input{Kind: InComplete, ClientID: "m"})
+			require.Equal(t, "status:delivered>failed fail", kinds(got), "a text with a hole is not a reply")
+			assert.ErrorIs(t, got[1].Err, ErrTextLost)
+
+			h = newHarness(t, LedgerConfig{})
+			h.add(chatA, "m", "q")
+			h.written("m")
+			for _, in := range tt.chunk {
+				h.step(in)
+			}
+			got = h.step(Input{Kind: InComplete, ClientID: "m", Text: "one two three", HasText: true})
+			assert.Equal(t, "m=one two three", replies(got), "a complete text is trusted")
+		})
+	}
+}

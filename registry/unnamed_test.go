@@ -42,36 +42,41 @@ func TestLedger_UnnamedRepliesOneMessageOfAChatOnTheWire(t *testing.T) {
 	assert.True(t, l.Writable(chatA))
 }
 
-func TestLedger_UnnamedRepliesAMessageOnALostConnectionIsNotSentAgain(t *testing.T) {
+func TestLedger_UnnamedRepliesAMessageOnALostConnectionFailsAndItsReplyIsDropped(t *testing.T) {
 	tests := []struct {
 		name   string
 		before []Input // what came on the lost connection
 		after  []Input // what comes on the next one
-		tick   time.Duration
-		want   string
+		tick   bool    // ResponseTimeout passes after them
+		want   string  // kinds of the decisions about what came after
 	}{
 		{
-			name:  "its reply comes over the next connection",
-			after: []Input{{Kind: InChunk, MessageID: "r1", Text: "the "}, {Kind: InChunk, MessageID: "r1", Text: "answer"}, {Kind: InComplete, MessageID: "r1"}},
-			want:  "m1=the answer",
+			name:  "its reply comes over the next connection, perhaps without its beginning: dropped",
+			after: []Input{{Kind: InChunk, MessageID: "r1", Text: "answer"}, {Kind: InComplete, MessageID: "r1"}},
+			want:  "duplicate duplicate",
 		},
 		{
-			name: "no reply comes: it fails at its timeout, and waits for no late reply",
-			tick: 10 * time.Second,
-			want: "m1!",
+			name:  "an error comes for it: dropped",
+			after: []Input{{Kind: InError, Err: errX, ByOrder: true}},
+			want:  "duplicate",
 		},
 		{
-			name:   "its reply started before the loss and goes on: its beginning may be lost",
+			name: "nothing comes: it stops waiting at the timeout",
+			tick: true,
+			want: "",
+		},
+		{
+			name:   "its reply started before the loss and goes on: dropped",
 			before: []Input{{Kind: InChunk, MessageID: "r1", Text: "the "}},
 			after:  []Input{{Kind: InChunk, MessageID: "r1", Text: "answer"}, {Kind: InComplete, MessageID: "r1"}},
-			want:   "m1!",
+			want:   "duplicate duplicate",
 		},
 		{
 			name:   "its reply started before the loss; another reply is not its",
 			before: []Input{{Kind: InChunk, MessageID: "r1", Text: "the "}},
 			after:  []Input{{Kind: InChunk, MessageID: "r9", Text: "someone else's"}, {Kind: InComplete, MessageID: "r9"}},
-			tick:   10 * time.Second,
-			want:   "m1!",
+			tick:   true,
+			want:   "unmatched unmatched",
 		},
 	}
 	for _, tt := range tests {
@@ -79,30 +84,30 @@ func TestLedger_UnnamedRepliesAMessageOnALostConnectionIsNotSentAgain(t *testing
 			h := unnamedHarness(t)
 			h.add(chatA, "m1", "first")
 			h.written("m1")
-			var ds []Decision
 			for _, in := range tt.before {
-				ds = append(ds, h.step(in)...)
+				h.step(in)
 			}
 			h.lose()
+			lost := h.l.FailLost(h.now, nil)
+			require.Equal(t, "m1!", replies(lost), "it fails once the next connection is up")
+			assert.ErrorIs(t, lost[len(lost)-1].Err, ErrLostWithConnection)
+			assert.Empty(t, h.l.FailLost(h.now, nil), "once")
 			assert.Empty(t, h.l.Resends(chatA), "the platform may have it: never sent again")
 			assert.False(t, h.l.Awaiting(chatA), "no history to look in")
-			assert.False(t, h.l.Writable(chatA), "the chat's next message waits")
+			assert.False(t, h.l.Writable(chatA), "the chat's next message waits for its reply")
+			var ds []Decision
 			for _, in := range tt.after {
 				ds = append(ds, h.step(in)...)
 			}
-			if tt.tick > 0 {
-				h.now = h.now.Add(tt.tick)
+			if tt.tick {
+				assert.False(t, h.l.Writable(chatA))
+				h.now = h.now.Add(10 * time.Second)
 				ds = append(ds, h.l.Tick(h.now, nil)...)
 			}
-			assert.Equal(t, tt.want, replies(ds))
-			for _, d := range ds {
-				if d.Kind == DecideFail && tt.tick > 0 {
-					assert.ErrorIs(t, d.Err, ErrLostWithConnection)
-				}
-			}
-			assert.True(t, h.l.Writable(chatA), "an outcome frees the chat")
+			assert.Equal(t, tt.want, kinds(ds))
+			assert.True(t, h.l.Writable(chatA), "its reply came, or its time is over: the chat goes on")
 			_, held := h.l.Get("m1")
-			assert.False(t, held, "forgotten: no late reply is waited for")
+			assert.False(t, held, "forgotten")
 			h.add(chatA, "m2", "second")
 			h.written("m2")
 			assert.Equal(t, "m2=for m2", replies(h.step(Input{Kind: InComplete, MessageID: "r2", Text: "for m2", HasText: true})),
@@ -110,6 +115,22 @@ func TestLedger_UnnamedRepliesAMessageOnALostConnectionIsNotSentAgain(t *testing
 			h.checkCounts()
 		})
 	}
+}
+
+func TestLedger_UnnamedRepliesEachFrameOfTheDroppedReplyExtendsItsWait(t *testing.T) {
+	h := unnamedHarness(t)
+	h.add(chatA, "m1", "first")
+	h.written("m1")
+	h.lose()
+	h.l.FailLost(h.now, nil)
+	h.now = h.now.Add(9 * time.Second)
+	assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InChunk, MessageID: "r1", Text: "slow"})))
+	h.now = h.now.Add(9 * time.Second)
+	assert.Empty(t, h.l.Tick(h.now, nil))
+	assert.False(t, h.l.Writable(chatA), "its reply is still streaming")
+	assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, MessageID: "r1"})))
+	assert.True(t, h.l.Writable(chatA))
+	assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, MessageID: "r1"})), "a copy is a duplicate")
 }
 
 func TestLedger_UnnamedRepliesATimeoutWithoutALossWaitsForTheLateReply(t *testing.T) {
@@ -131,4 +152,27 @@ func TestLedger_UnnamedRepliesATimeoutWithoutALossWaitsForTheLateReply(t *testin
 	assert.True(t, last.Late)
 	assert.Equal(t, "m1", last.ClientID)
 	assert.Equal(t, "m2=for m2", replies(h.step(Input{Kind: InComplete, MessageID: "r2", Text: "for m2", HasText: true})))
+}
+
+func TestLedger_UnnamedRepliesAMessageOnALostConnectionFailedOrClosedBeforeTheNext(t *testing.T) {
+	h := unnamedHarness(t)
+	h.add(chatA, "m1", "first")
+	h.written("m1")
+	h.lose()
+	ds := h.l.FailAll(errX, h.now, nil)
+	require.Equal(t, "m1!", replies(ds))
+	assert.ErrorIs(t, ds[len(ds)-1].Err, errX, "the client's own failure, not the lost connection's")
+	assert.Empty(t, h.l.FailLost(h.now, nil))
+	assert.Zero(t, h.l.Len())
+}
+
+func TestLedger_UnnamedRepliesAFrameBeforeFailLostFailsTheMessageFirst(t *testing.T) {
+	h := unnamedHarness(t)
+	h.add(chatA, "m1", "first")
+	h.written("m1")
+	h.lose()
+	h.conn++
+	assert.Equal(t, "status:sent>failed fail duplicate", kinds(h.step(Input{Kind: InChunk, MessageID: "r1", Text: "x"})))
+	assert.Empty(t, h.l.FailLost(h.now, nil))
+	assert.False(t, h.l.Writable(chatA))
 }
