@@ -547,7 +547,9 @@ func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Deci
 	out = append(out, d)
 	switch {
 	case e.sink:
-		e.lateEnd = now.Add(l.cfg.ResponseTimeout) // see ConnectionLost
+		// Its reply may come within ResponseTimeout of its last activity
+		// (see ConnectionLost).
+		e.lateEnd = e.activity.Add(l.cfg.ResponseTimeout)
 	case err == ErrTimeout:
 		e.lateEnd = now.Add(l.cfg.LateWindow)
 	default:

@@ -16,9 +16,10 @@ import "time"
 // its beginning with the connection. It fails with ErrLostWithConnection
 // once the next connection is up (FailLost), unless the client fails or
 // closes first, and stays in its chat's line until that reply has come
-// (and is dropped, DecideDuplicate) or ResponseTimeout passes with no frame
-// of it, so that the reply is not taken for the next message's: until then
-// the chat's next message is not Writable.
+// (and is dropped, DecideDuplicate) or ResponseTimeout has passed since its
+// last activity (it was written, or a frame of its reply came), so that the
+// reply is not taken for the next message's: until then the chat's next
+// message is not Writable.
 func (l *Ledger) ConnectionLost(conn uint64) {
 	for _, ln := range l.chats {
 		ln.current = nil
@@ -68,6 +69,7 @@ func (l *Ledger) sinkStep(e *entry, in Input, now time.Time, out []Decision) []D
 	if in.Kind == InComplete || in.Kind == InError {
 		l.forget(e)
 	} else {
+		e.activity = now
 		e.lateEnd = now.Add(l.cfg.ResponseTimeout)
 	}
 	return append(out, d)

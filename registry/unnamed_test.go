@@ -122,8 +122,11 @@ func TestLedger_UnnamedRepliesEachFrameOfTheDroppedReplyExtendsItsWait(t *testin
 	h.add(chatA, "m1", "first")
 	h.written("m1")
 	h.lose()
+	h.now = h.now.Add(4 * time.Second) // the reconnect took 4 s
 	h.l.FailLost(h.now, nil)
-	h.now = h.now.Add(9 * time.Second)
+	next, _ := h.l.NextDeadline()
+	assert.Equal(t, t0.Add(10*time.Second), next, "its reply may come within ResponseTimeout of its writing")
+	h.now = h.now.Add(5 * time.Second)
 	assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InChunk, MessageID: "r1", Text: "slow"})))
 	h.now = h.now.Add(9 * time.Second)
 	assert.Empty(t, h.l.Tick(h.now, nil))
