@@ -481,33 +481,35 @@ func TestClient_CallbackMayCallCloseWithoutDeadlock(t *testing.T) {
 }
 
 func TestClient_CallbackMayCallConnectAndSend(t *testing.T) {
-	srv := newServer(t, platformtest.Config{})
-	c := newClient(t, srv, nil)
-	ctx := ctxT(t, 10*time.Second)
-	chat, err := c.OpenChat(ctx, "chat-cb")
-	require.NoError(t, err)
-	got := make(chan error, 1)
-	var once sync.Once
-	c.OnStateChange(func(sc StateChange) {
-		if sc.Current != StateReady {
-			return
-		}
-		once.Do(func() {
-			if err := c.Connect(ctx); err != nil {
-				got <- err
+	t.Parallel()
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		c := newClient(t, srv, form)
+		ctx := ctxT(t, 10*time.Second)
+		chat, err := c.OpenChat(ctx, uuid.NewString())
+		require.NoError(t, err)
+		got := make(chan error, 1)
+		var once sync.Once
+		c.OnStateChange(func(sc StateChange) {
+			if sc.Current != StateReady {
 				return
 			}
-			_, err := chat.Send(ctx, "from a callback")
-			got <- err
+			once.Do(func() {
+				if err := c.Connect(ctx); err != nil {
+					got <- err
+					return
+				}
+				_, err := chat.Send(ctx, "from a callback")
+				got <- err
+			})
 		})
+		require.NoError(t, c.Connect(ctx))
+		select {
+		case err := <-got:
+			require.NoError(t, err)
+		case <-ctx.Done():
+			t.Fatal("callback deadlocked")
+		}
 	})
-	require.NoError(t, c.Connect(ctx))
-	select {
-	case err := <-got:
-		require.NoError(t, err)
-	case <-ctx.Done():
-		t.Fatal("callback deadlocked")
-	}
 }
 
 func TestClient_PanickingCallbackIsReported(t *testing.T) {

@@ -231,96 +231,107 @@ func TestChat_ReplyOverMaxReplyBytesFailsItsWaiterAndKeepsTheConnection(t *testi
 		{"one chat_response frame, one byte over", platformtest.ShapeChatResponse, limit + 1, true},
 		{"one chat_response frame, exactly the limit", platformtest.ShapeChatResponse, limit, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			big := strings.Repeat("x", tt.size)
-			srv := newServer(t, platformtest.Config{})
-			srv.SetShape(tt.shape)
-			srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
-				if req.Text == "big" {
-					// Three chunks, so that the limit is crossed mid-stream.
-					n := tt.size / 3
-					return platformtest.Reply{Chunks: []string{big[:n], big[n : 2*n], big[2*n:]}}
-				}
-				return platformtest.DefaultResponder(ctx, req)
-			})
-			c := newClient(t, srv, func(cfg *Config) { cfg.MaxReplyBytes = limit })
-			ctx := ctxT(t, 10*time.Second)
-			chat, err := c.NewChat(ctx, ChatOptions{})
-			require.NoError(t, err)
-
-			r, err := chat.Ask(ctx, "big")
-			if tt.tooLarge {
-				require.ErrorIs(t, err, ErrReplyTooLarge)
-				assert.ErrorIs(t, chat.State().Errors.Processing, ErrReplyTooLarge)
-				assert.Equal(t, uint64(1), c.Stats().MessagesFailed)
-			} else {
-				require.NoError(t, err)
-				assert.Equal(t, big, r.Text)
+	for _, fc := range forms {
+		for _, tt := range tests {
+			if fc.server == platformtest.ProtocolTenantApp && tt.shape != platformtest.ShapeFlat {
+				continue // the variant has one reply shape: chunks, and a complete frame without text
 			}
+			t.Run(fc.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				big := strings.Repeat("x", tt.size)
+				srv := newServer(t, platformtest.Config{Protocol: fc.server})
+				srv.SetShape(tt.shape)
+				srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+					if req.Text == "big" {
+						// Three chunks, so that the limit is crossed mid-stream.
+						n := tt.size / 3
+						return platformtest.Reply{Chunks: []string{big[:n], big[n : 2*n], big[2*n:]}}
+					}
+					return platformtest.DefaultResponder(ctx, req)
+				})
+				c := newClient(t, srv, func(cfg *Config) {
+					cfg.APIKey, cfg.Protocol = testKey, fc.client
+					cfg.MaxReplyBytes = limit
+				})
+				ctx := ctxT(t, 10*time.Second)
+				chat, err := c.NewChat(ctx, ChatOptions{})
+				require.NoError(t, err)
 
-			next, err := chat.Ask(ctx, "small")
-			require.NoError(t, err, "the connection still works")
-			assert.Equal(t, platformtest.ReplyText("small"), next.Text)
-			assert.Equal(t, StateReady, c.State())
-			assert.Equal(t, 1, srv.Handshakes(), "no reconnect")
-			assert.Zero(t, c.Stats().Reconnects)
-		})
+				r, err := chat.Ask(ctx, "big")
+				if tt.tooLarge {
+					require.ErrorIs(t, err, ErrReplyTooLarge)
+					assert.ErrorIs(t, chat.State().Errors.Processing, ErrReplyTooLarge)
+					assert.Equal(t, uint64(1), c.Stats().MessagesFailed)
+				} else {
+					require.NoError(t, err)
+					assert.Equal(t, big, r.Text)
+				}
+
+				next, err := chat.Ask(ctx, "small")
+				require.NoError(t, err, "the connection still works")
+				assert.Equal(t, platformtest.ReplyText("small"), next.Text)
+				assert.Equal(t, StateReady, c.State())
+				assert.Equal(t, 1, srv.Handshakes(), "no reconnect")
+				assert.Zero(t, c.Stats().Reconnects)
+			})
+		}
 	}
 }
 
 func TestQueue_DropOldestEvictsTheOldestOfflineMessageAndTheRestAreAnsweredInOrder(t *testing.T) {
-	const size = 3
-	srv := newServer(t, platformtest.Config{})
-	clk := clock.NewFake(time.Now())
-	c := newClient(t, srv, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.QueueSize = size
-		cfg.QueuePolicy = queue.DropOldest
-	})
-	states := recordStates(c)
-	ctx := ctxT(t, 20*time.Second)
-	chat, err := c.NewChat(ctx, ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, c.Connect(ctx))
-	completes := collectCompletes(chat)
-
-	srv.DropAll(1001)
-	sc := states.next(t, ctx, StateReconnecting) // the fake clock holds it there
-	var msgs []*Message
-	for i := 0; i < size+1; i++ {
-		m, err := chat.Send(ctx, fmt.Sprint("offline ", i))
-		require.NoError(t, err, "DropOldest never refuses a new message")
-		msgs = append(msgs, m)
-	}
-	_, err = msgs[0].Wait(ctx)
-	require.ErrorIs(t, err, ErrEvicted, "the oldest message's sender is told")
-	st := c.Stats()
-	assert.Equal(t, uint64(1), st.QueueEvicted)
-	assert.Equal(t, size, st.QueueLength)
-	assert.Zero(t, st.QueueRejected)
-	for _, v := range chat.State().Messages {
-		if v.ClientMessageID == msgs[0].ID() {
-			assert.Equal(t, registry.StatusFailed, v.Status)
-			assert.ErrorIs(t, v.Err, ErrEvicted)
-		}
-	}
-
-	clk.Advance(sc.RetryIn)
-	var ids []string
-	for i, m := range msgs[1:] {
-		r, err := m.Wait(ctx)
+	t.Parallel()
+	eachFormParallel(t, platformtest.Config{}, func(t *testing.T, fc formCase, srv *platformtest.Server, form func(*Config)) {
+		const size = 3
+		clk := clock.NewFake(time.Now())
+		c := newClient(t, srv, then(form, func(cfg *Config) {
+			cfg.clock = clk
+			cfg.QueueSize = size
+			cfg.QueuePolicy = queue.DropOldest
+		}))
+		states := recordStates(c)
+		ctx := ctxT(t, 20*time.Second)
+		chat, err := c.NewChat(ctx, ChatOptions{})
 		require.NoError(t, err)
-		assert.Equal(t, platformtest.ReplyText(fmt.Sprint("offline ", i+1)), r.Text)
-		ids = append(ids, m.ID())
-	}
-	assert.Equal(t, ids, completes.until(t, ctx, ids[len(ids)-1]), "answered in order, each once")
-	var sent []string
-	for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
-		sent = append(sent, f.Data["message"].(string))
-	}
-	assert.Equal(t, []string{"offline 1", "offline 2", "offline 3"}, sent, "the evicted message is never sent")
-	assert.Equal(t, uint64(1), c.Stats().MessagesFailed)
+		require.NoError(t, c.Connect(ctx))
+		completes := collectCompletes(chat)
+
+		srv.DropAll(1001)
+		sc := states.next(t, ctx, StateReconnecting) // the fake clock holds it there
+		var msgs []*Message
+		for i := 0; i < size+1; i++ {
+			m, err := chat.Send(ctx, fmt.Sprint("offline ", i))
+			require.NoError(t, err, "DropOldest never refuses a new message")
+			msgs = append(msgs, m)
+		}
+		_, err = msgs[0].Wait(ctx)
+		require.ErrorIs(t, err, ErrEvicted, "the oldest message's sender is told")
+		st := c.Stats()
+		assert.Equal(t, uint64(1), st.QueueEvicted)
+		assert.Equal(t, size, st.QueueLength)
+		assert.Zero(t, st.QueueRejected)
+		for _, v := range chat.State().Messages {
+			if v.ClientMessageID == msgs[0].ID() {
+				assert.Equal(t, registry.StatusFailed, v.Status)
+				assert.ErrorIs(t, v.Err, ErrEvicted)
+			}
+		}
+
+		clk.Advance(sc.RetryIn)
+		var ids []string
+		for i, m := range msgs[1:] {
+			r, err := m.Wait(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, platformtest.ReplyText(fmt.Sprint("offline ", i+1)), r.Text)
+			ids = append(ids, m.ID())
+		}
+		assert.Equal(t, ids, completes.until(t, ctx, ids[len(ids)-1]), "answered in order, each once")
+		var sent []string
+		for _, f := range srv.FramesOfType(protocol.TypeChatMessage) {
+			sent = append(sent, f.Data["message"].(string))
+		}
+		assert.Equal(t, []string{"offline 1", "offline 2", "offline 3"}, sent, "the evicted message is never sent")
+		assert.Equal(t, uint64(1), c.Stats().MessagesFailed)
+	})
 }
 
 // callbackLog records marker events and state changes in the order the
