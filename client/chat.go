@@ -189,61 +189,77 @@ func degradable(err error) bool {
 // addChat adds ch to the client's open chats, joins it when a socket is up,
 // and starts the connection when none runs.
 func (c *Client) addChat(ch *Chat) error {
-	c.mu.Lock()
+	id := ch.ID() // before mu: the lock order takes a Chat's mu first
+	c.mu.Lock()   // with closed: Close sees every chat added before it
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	for _, x := range c.chats {
-		if x == ch {
-			c.mu.Unlock()
-			return nil
-		}
-	}
-	if id := ch.ID(); id != "" && c.byID[id] != nil {
-		c.mu.Unlock()
-		return ErrChatOpen // one *Chat per id: this one is open already
-	}
-	c.chats = append(c.chats, ch)
-	if id := ch.ID(); id != "" {
-		c.byID[id] = ch
-	}
-	c.q.SetChatCap(c.chatShareLocked())
 	conn := c.conn
+	err := c.chats.add(ch, id, c)
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if conn != nil {
 		ch.joinOn(conn)
 	}
 	return c.startLazy()
 }
 
+// add adds ch, whose id is id ("" for none yet): nil error and nothing done
+// when it is open already, ErrChatOpen when another chat has its id. It
+// sets the queue's per-chat share.
+func (s *chatSet) add(ch *Chat, id string, c *Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.list {
+		if x == ch {
+			return nil
+		}
+	}
+	if id != "" && s.byID[id] != nil {
+		return ErrChatOpen // one *Chat per id: this one is open already
+	}
+	s.list = append(s.list, ch)
+	if id != "" {
+		if s.byID == nil {
+			s.byID = map[string]*Chat{}
+		}
+		s.byID[id] = ch
+	}
+	c.q.SetChatCap(c.chatShareLocked())
+	return nil
+}
+
 // chatShareLocked returns the most queued messages one chat may hold now
-// (Config.QueuePerChat). Called with c.mu held.
+// (Config.QueuePerChat). Called with c.chats.mu held.
 func (c *Client) chatShareLocked() int {
-	size, per := c.cfg.QueueSize, c.cfg.QueuePerChat
+	size, per, n := c.cfg.QueueSize, c.cfg.QueuePerChat, len(c.chats.list)
 	switch {
 	case per < 0:
 		return 0
 	case per > 0:
 		return per
-	case len(c.chats) <= 1:
+	case n <= 1:
 		return size
 	}
-	return max(size/len(c.chats), size/10, 1)
+	return max(size/n, size/10, 1)
 }
 
 func (c *Client) removeChat(ch *Chat) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.chats {
+	s := &c.chats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.list {
 		if x == ch {
-			c.chats = append(c.chats[:i], c.chats[i+1:]...)
+			s.list = append(s.list[:i], s.list[i+1:]...)
 			break
 		}
 	}
-	for id, x := range c.byID {
+	for id, x := range s.byID {
 		if x == ch {
-			delete(c.byID, id)
+			delete(s.byID, id)
 		}
 	}
 	c.q.SetChatCap(c.chatShareLocked())
@@ -251,11 +267,15 @@ func (c *Client) removeChat(ch *Chat) {
 
 // indexChat records the id a degraded chat learned.
 func (c *Client) indexChat(ch *Chat, id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, x := range c.chats {
+	s := &c.chats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.list {
 		if x == ch {
-			c.byID[id] = ch
+			if s.byID == nil {
+				s.byID = map[string]*Chat{}
+			}
+			s.byID[id] = ch
 			return
 		}
 	}

@@ -38,7 +38,8 @@ type Client struct {
 	timers timers // the one timer for every deadline of the client
 
 	// lmu guards the ledger, which decides every message's fate, and the
-	// waiters it feeds. Lock order: lmu, then a Chat's mu, then mu.
+	// waiters it feeds. Lock order: lmu, then a Chat's mu, then mu, then
+	// chats.mu.
 	lmu     sync.Mutex
 	ledger  *registry.Ledger
 	scratch []registry.Decision
@@ -46,23 +47,30 @@ type Client struct {
 	connSeq atomic.Uint64 // numbers the connections, from 1
 	fs      formState     // the protocol form and session tokens (protocolform.go)
 
+	// Values read on hot paths, each its own owner: the client id the
+	// platform assigned (stamped on every frame), the message length limit
+	// it announced, and until when it asked sends to wait (Unix ns).
+	clientID  atomic.Pointer[string]
+	maxLen    atomic.Int64
+	rateUntil atomic.Int64
+
+	// mu guards the connection's state, and nothing else: the state machine
+	// (state, stateCh, lastErr), the connection loop (running, conn,
+	// connectedAt, connErr, permErr) and closed.
 	mu          sync.Mutex
 	state       State
 	stateCh     chan struct{} // closed and replaced on every state change
 	lastErr     error
 	running     bool // a supervisor goroutine is active
 	conn        *wsConn
-	clientID    string
-	chats       []*Chat          // open chats, in opening order
-	byID        map[string]*Chat // open chats that have an id
 	closed      bool
 	connectedAt time.Time
-	rateUntil   time.Time
-	maxLen      int   // message length limit learned from the platform
 	connErr     error // last connection error, cleared on ready
 	permErr     error // an error retrying will not fix, of a RetryForever client not yet ready
 	closeOnce   sync.Once
 	closeDone   chan struct{}
+
+	chats chatSet // the open chats
 
 	onState  hooks[func(StateChange)]
 	onError  hooks[func(ErrorEvent)]
@@ -88,7 +96,6 @@ func New(cfg Config) (*Client, error) {
 		log:       cfg.Logger,
 		clock:     cfg.clock,
 		stateCh:   make(chan struct{}),
-		byID:      map[string]*Chat{},
 		closeDone: make(chan struct{}),
 	}
 	c.rest = newREST(cfg)
@@ -123,9 +130,10 @@ func (c *Client) State() State {
 // ClientID returns the client id the platform assigned on the last
 // connection, or "".
 func (c *Client) ClientID() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.clientID
+	if p := c.clientID.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Close closes the connection with a normal close (1000), closes the idle
@@ -146,7 +154,7 @@ func (c *Client) Close(ctx context.Context) error {
 			c.setStateLocked(StateDisconnected, ErrClosed, 0, 0)
 		}
 		conn := c.conn
-		chats := append([]*Chat(nil), c.chats...)
+		chats := c.chatList() // under mu with closed: addChat adds none after
 		c.mu.Unlock()
 		c.rest.closed.Store(true) // a REST call ending from now on keeps no idle connection
 		if conn != nil {
@@ -227,8 +235,18 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
+// chatSet is the client's open chats, in opening order, and by id once
+// they have one. Its lock is taken last (see Client.lmu) and held for no
+// call out.
+type chatSet struct {
+	mu   sync.Mutex
+	list []*Chat
+	byID map[string]*Chat
+}
+
+// chatList returns the open chats, in opening order.
 func (c *Client) chatList() []*Chat {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*Chat(nil), c.chats...)
+	c.chats.mu.Lock()
+	defer c.chats.mu.Unlock()
+	return append([]*Chat(nil), c.chats.list...)
 }

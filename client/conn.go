@@ -61,7 +61,7 @@ type wsConn struct {
 	session   bool // opened with a session token (realtime form)
 
 	amu    sync.Mutex
-	acks   map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first
+	acks   map[string][]chan struct{} // join acknowledgements awaited, by chat id ("" for create), oldest first; nil when none
 	joined map[registry.ChatKey]bool  // chats whose join_chat was sent on this connection
 }
 
@@ -218,6 +218,9 @@ func (w *wsConn) expectJoin(chatID string) chan struct{} {
 	w.amu.Lock()
 	defer w.amu.Unlock()
 	ch := make(chan struct{})
+	if w.acks == nil {
+		w.acks = map[string][]chan struct{}{}
+	}
 	w.acks[chatID] = append(w.acks[chatID], ch)
 	return ch
 }
@@ -233,6 +236,9 @@ func (w *wsConn) ackJoin(chatID string) {
 	close(waits[0])
 	if len(waits) == 1 {
 		delete(w.acks, chatID)
+		if len(w.acks) == 0 {
+			w.acks = nil // a map keeps its buckets when emptied: an idle connection holds none
+		}
 	} else {
 		w.acks[chatID] = waits[1:]
 	}

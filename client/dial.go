@@ -67,7 +67,6 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		ready:   make(chan struct{}),
 		greeted: make(chan struct{}),
 		session: session,
-		acks:    map[string][]chan struct{}{},
 	}
 	conn.spawn = func() {
 		// Called with conn.mu held and the connection open: teardown waits

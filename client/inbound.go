@@ -54,9 +54,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	case protocol.TypeConnectionEstablished:
 		conn.greetOnce.Do(func() { close(conn.greeted) })
 		if ev.ClientID != "" {
-			c.mu.Lock()
-			c.clientID = ev.ClientID
-			c.mu.Unlock()
+			c.clientID.Store(&ev.ClientID)
 		}
 		return
 	case protocol.TypeInitializationProgress:
@@ -70,9 +68,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		return
 	case protocol.TypeConnectionReady:
 		if ev.ClientID != "" {
-			c.mu.Lock()
-			c.clientID = ev.ClientID
-			c.mu.Unlock()
+			c.clientID.Store(&ev.ClientID)
 		}
 		conn.readyOnce.Do(func() { close(conn.ready) })
 		return
@@ -149,10 +145,10 @@ func (c *Client) route(ev normalize.Event) *Chat {
 			return ch
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.chats) == 1 {
-		return c.chats[0]
+	c.chats.mu.Lock()
+	defer c.chats.mu.Unlock()
+	if len(c.chats.list) == 1 {
+		return c.chats.list[0]
 	}
 	return nil
 }
@@ -179,9 +175,9 @@ func (c *Client) ownerChat(id string) *Chat {
 
 // chatByID returns the open chat with this id, or nil.
 func (c *Client) chatByID(id string) *Chat {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byID[id]
+	c.chats.mu.Lock()
+	defer c.chats.mu.Unlock()
+	return c.chats.byID[id]
 }
 
 // adoptChatID gives id to the open chat that proposed it (realtime form),
@@ -207,18 +203,22 @@ func (c *Client) rateLimited(d time.Duration) {
 	if d <= 0 {
 		d = protocol.DefaultRateLimitWait
 	}
-	c.mu.Lock()
-	if until := c.clock.Now().Add(d); until.After(c.rateUntil) {
-		c.rateUntil = until
+	until := c.clock.Now().Add(d).UnixNano()
+	for {
+		old := c.rateUntil.Load()
+		if until <= old || c.rateUntil.CompareAndSwap(old, until) {
+			return
+		}
 	}
-	c.mu.Unlock()
 }
 
 // rateWait returns how long sends must wait for a rate limit to pass.
 func (c *Client) rateWait() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rateUntil.Sub(c.clock.Now())
+	until := c.rateUntil.Load()
+	if until == 0 {
+		return 0
+	}
+	return time.Unix(0, until).Sub(c.clock.Now())
 }
 
 func errorKindOf(ev normalize.Event) ErrorKind {

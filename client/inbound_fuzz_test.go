@@ -155,9 +155,7 @@ wait:
 	// A rate_limit_exceeded frame makes sends wait what it asks, up to an
 	// hour: the documented behaviour, not a failure. The next probe must not
 	// wait for it.
-	h.c.mu.Lock()
-	h.c.rateUntil = time.Time{}
-	h.c.mu.Unlock()
+	h.c.rateUntil.Store(0)
 
 	text := fmt.Sprintf("probe %d", n)
 	r, err := h.chat.Ask(ctx, text)

@@ -104,12 +104,11 @@ func (c *Client) send(it queue.Item[*outMsg]) error {
 func (c *Client) sendControl(t string, payload any) {
 	c.mu.Lock()
 	conn := c.conn
-	clientID := c.clientID
 	c.mu.Unlock()
 	if conn == nil {
 		return
 	}
-	f, err := protocol.NewFrame(t, payload, c.clock.Now().UnixMilli(), clientID)
+	f, err := protocol.NewFrame(t, payload, c.clock.Now().UnixMilli(), c.ClientID())
 	if err != nil {
 		c.log.Error("miptech: encode frame", "type", t, "err", err)
 		return
@@ -126,10 +125,7 @@ func (c *Client) sendControl(t string, payload any) {
 
 // encodeFrame builds the bytes of an outbound frame.
 func (c *Client) encodeFrame(t string, payload any) ([]byte, error) {
-	c.mu.Lock()
-	clientID := c.clientID
-	c.mu.Unlock()
-	f, err := protocol.NewFrame(t, payload, c.clock.Now().UnixMilli(), clientID)
+	f, err := protocol.NewFrame(t, payload, c.clock.Now().UnixMilli(), c.ClientID())
 	if err != nil {
 		return nil, err
 	}

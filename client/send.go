@@ -20,10 +20,8 @@ func (c *Client) maxLength() int {
 	if c.cfg.MaxMessageLength > 0 {
 		return c.cfg.MaxMessageLength
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.maxLen > 0 {
-		return c.maxLen
+	if n := c.maxLen.Load(); n > 0 {
+		return int(n)
 	}
 	return DefaultMaxMessageLength
 }

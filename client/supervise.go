@@ -178,10 +178,7 @@ func (c *Client) waitReady(ctx context.Context, conn *wsConn) error {
 // learnLimits reads the platform's message length limit once, unless the
 // configuration sets one. A platform without the endpoint keeps the default.
 func (c *Client) learnLimits(ctx context.Context) {
-	c.mu.Lock()
-	known := c.maxLen != 0 || c.cfg.MaxMessageLength > 0
-	c.mu.Unlock()
-	if known {
+	if c.maxLen.Load() != 0 || c.cfg.MaxMessageLength > 0 {
 		return
 	}
 	var cc protocol.ChatConfig
@@ -194,9 +191,7 @@ func (c *Client) learnLimits(ctx context.Context) {
 	if cc.MaxMessageLength <= 0 {
 		cc.MaxMessageLength = DefaultMaxMessageLength
 	}
-	c.mu.Lock()
-	c.maxLen = cc.MaxMessageLength
-	c.mu.Unlock()
+	c.maxLen.Store(int64(cc.MaxMessageLength))
 }
 
 // restConnectError turns a failed health check into a connection error.

@@ -80,10 +80,7 @@ func (c *Client) write(conn *wsConn) {
 		conn.mu.Unlock()
 		if ping {
 			now := c.clock.Now().UnixMilli()
-			c.mu.Lock()
-			clientID := c.clientID
-			c.mu.Unlock()
-			pingBuf = protocol.AppendPing(pingBuf[:0], protocol.TypePing, now, now, clientID)
+			pingBuf = protocol.AppendPing(pingBuf[:0], protocol.TypePing, now, now, c.ClientID())
 			_ = conn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := conn.ws.WriteMessage(websocket.TextMessage, pingBuf); err != nil {
 				unsent = items
