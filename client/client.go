@@ -234,19 +234,3 @@ func (c *Client) Stats() Stats {
 	s.DispatcherStalls = c.disp.stalls.Load()
 	return s
 }
-
-// chatSet is the client's open chats, in opening order, and by id once
-// they have one. Its lock is taken last (see Client.lmu) and held for no
-// call out.
-type chatSet struct {
-	mu   sync.Mutex
-	list []*Chat
-	byID map[string]*Chat
-}
-
-// chatList returns the open chats, in opening order.
-func (c *Client) chatList() []*Chat {
-	c.chats.mu.Lock()
-	defer c.chats.mu.Unlock()
-	return append([]*Chat(nil), c.chats.list...)
-}

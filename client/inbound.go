@@ -173,13 +173,6 @@ func (c *Client) ownerChat(id string) *Chat {
 	return nil
 }
 
-// chatByID returns the open chat with this id, or nil.
-func (c *Client) chatByID(id string) *Chat {
-	c.chats.mu.Lock()
-	defer c.chats.mu.Unlock()
-	return c.chats.byID[id]
-}
-
 // adoptChatID gives id to the open chat that proposed it (realtime form),
 // else to the oldest open chat that is waiting for one (degraded mode). It
 // returns that chat, or nil.
