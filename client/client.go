@@ -98,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 		stateCh:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
-	c.rest = newREST(cfg)
+	c.rest = newREST(&c.cfg)
 	c.initForm()
 	c.ledger = registry.NewLedger(registry.LedgerConfig{
 		ResponseTimeout: cfg.ResponseTimeout,

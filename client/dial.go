@@ -27,7 +27,7 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 		return nil, tokenError(err, session)
 	}
 	h := http.Header{}
-	if err := setAuthHeaders(ctx, h, c.cfg, false); err != nil {
+	if err := setAuthHeaders(ctx, h, &c.cfg, false); err != nil {
 		return nil, err
 	}
 	if session {

@@ -26,12 +26,12 @@ const maxRESTBody = 8 << 20
 // Client.REST. It is safe for concurrent use; every call honours its context
 // and Config.RESTTimeout.
 type REST struct {
-	cfg    Config
+	cfg    *Config // the Client's, read only
 	clock  clock.Clock
 	closed atomic.Bool // the Client was closed: no idle connection is kept
 }
 
-func newREST(cfg Config) *REST {
+func newREST(cfg *Config) *REST {
 	return &REST{cfg: cfg, clock: cfg.clock}
 }
 
@@ -242,7 +242,7 @@ func retryableREST(err error) bool {
 
 // setAuthHeaders sets the tenant headers, the API key, the User-Agent and,
 // for REST, the bearer token.
-func setAuthHeaders(ctx context.Context, h http.Header, cfg Config, bearer bool) error {
+func setAuthHeaders(ctx context.Context, h http.Header, cfg *Config, bearer bool) error {
 	h.Set(protocol.HeaderTenantID, cfg.TenantID)
 	h.Set(protocol.HeaderTenant, cfg.TenantID)
 	h.Set(protocol.HeaderTenantPlain, cfg.TenantID)
