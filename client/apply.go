@@ -26,6 +26,21 @@ func (c *Client) decide(step func(l *registry.Ledger, out []registry.Decision) [
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
 	c.scratch = step(c.ledger, c.scratch[:0])
+	c.carryOutLocked()
+}
+
+// step feeds one inbound event to the ledger and carries out its
+// decisions: decide for the hot path, with no closure to allocate.
+func (c *Client) step(in registry.Input, now time.Time) {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	c.scratch = c.ledger.Step(in, now, c.scratch[:0])
+	c.carryOutLocked()
+}
+
+// carryOutLocked applies the decisions in c.scratch and empties it. Called
+// with c.lmu held.
+func (c *Client) carryOutLocked() {
 	c.applyLocked(c.scratch)
 	if c.ledger.UnnamedReplies() && settles(c.scratch) {
 		c.kickWriter() // a chat's next message may be written now
@@ -63,10 +78,7 @@ func (ch *Chat) stepEvent(kind registry.InputKind, ev normalize.Event, conn uint
 	if ev.Meta != nil {
 		in.Meta = ev.Meta
 	}
-	now := ch.clock.Now()
-	ch.host.decide(func(l *registry.Ledger, out []registry.Decision) []registry.Decision {
-		return l.Step(in, now, out)
-	})
+	ch.host.step(in, ch.clock.Now())
 }
 
 // applyLocked carries out the ledger's decisions, in order. Called with

@@ -42,6 +42,7 @@ type chatHost interface {
 
 	// The ledger and the outcomes of messages.
 	decide(step func(l *registry.Ledger, out []registry.Decision) []registry.Decision)
+	step(in registry.Input, now time.Time)
 	nextAttemptLocked(w *waiter, ctx context.Context) (queue.Item[*outMsg], error)
 	failMessage(w *waiter, err error)
 	flushMerged(w *waiter, now time.Time)

@@ -39,10 +39,13 @@ func (c *Client) deduplicated(ev normalize.Event) bool {
 // here, chat events in their chat.
 func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	if c.onEvent.any() {
-		// The raw-event hook's closure is built only for a subscriber.
+		// The raw-event hook's closure, and the copy of the event it holds,
+		// are made only for a subscriber: capturing ev itself would move it
+		// to the heap for every frame.
+		e := ev
 		c.disp.enqueue(func() {
 			for _, h := range c.onEvent.get() {
-				h(ev)
+				h(e)
 			}
 		})
 	}
@@ -54,7 +57,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 	case protocol.TypeConnectionEstablished:
 		conn.greetOnce.Do(func() { close(conn.greeted) })
 		if ev.ClientID != "" {
-			c.clientID.Store(&ev.ClientID)
+			c.setClientID(ev.ClientID)
 		}
 		return
 	case protocol.TypeInitializationProgress:
@@ -68,7 +71,7 @@ func (c *Client) handleInbound(conn *wsConn, ev normalize.Event) {
 		return
 	case protocol.TypeConnectionReady:
 		if ev.ClientID != "" {
-			c.clientID.Store(&ev.ClientID)
+			c.setClientID(ev.ClientID)
 		}
 		conn.readyOnce.Do(func() { close(conn.ready) })
 		return
@@ -249,4 +252,11 @@ func eventError(ev normalize.Event) error {
 		return &RateLimitError{RetryAfter: protocol.DefaultRateLimitWait, Err: pe}
 	}
 	return pe
+}
+
+// setClientID records the client id the platform assigned. The id is
+// copied to a variable of its own: a pointer into the event would keep the
+// event, and the frame it was read from, alive.
+func (c *Client) setClientID(id string) {
+	c.clientID.Store(&id)
 }
