@@ -152,3 +152,39 @@ func TestUnnamedReplies_AReplyThatMayHaveLostItsBeginningIsNeverDelivered(t *tes
 	mu.Unlock()
 	assert.Equal(t, 1, sentTexts(srv)["first"], "not sent again")
 }
+
+func TestUnnamedReplies_AReplyToAMessageOfALeftChatIsNotTheNextMessagesAfterJoin(t *testing.T) {
+	srv := realtimeServer(t, platformtest.ProtocolTenantApp, platformtest.Config{})
+	release := make(chan struct{})
+	srv.SetResponder(func(ctx context.Context, req platformtest.Request) platformtest.Reply {
+		if req.Text == "first" {
+			select { // answered once the chat was left and joined again
+			case <-release:
+			case <-ctx.Done():
+				return platformtest.Reply{Withhold: true}
+			}
+		}
+		return platformtest.DefaultResponder(ctx, req)
+	})
+	c := realtimeClient(t, srv, nil)
+	ctx := ctxT(t, 20*time.Second)
+	chat, err := c.NewChat(ctx, ChatOptions{})
+	require.NoError(t, err)
+	completes := collectCompletes(chat)
+
+	m1, err := chat.Send(ctx, "first")
+	require.NoError(t, err)
+	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool { return sentTexts(s)["first"] == 1 }))
+	require.NoError(t, chat.Leave(ctx))
+	_, err = m1.Wait(ctx)
+	require.ErrorIs(t, err, ErrChatLeft)
+	require.NoError(t, chat.Join(ctx))
+	m2, err := chat.Send(ctx, "second")
+	require.NoError(t, err)
+	close(release) // the platform answers "first" now, then "second"
+
+	r2, err := m2.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, platformtest.ReplyText("second"), r2.Text, "the second message's own reply")
+	assert.Equal(t, []string{m2.ID()}, completes.until(t, ctx, m2.ID()))
+}

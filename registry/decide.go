@@ -562,15 +562,22 @@ func (l *Ledger) fail(e *entry, err error, now time.Time, out []Decision) []Deci
 }
 
 // FailChat gives every message of chat without an outcome the outcome err,
-// in send order, and forgets the chat's messages.
+// in send order, and forgets the chat's messages; except, when the
+// platform's replies name no message (SetUnnamedReplies), the messages on
+// the wire, which stay as ConnectionLost leaves them: their replies may
+// still come (the chat left and joined again, or the client reconnected
+// after failing) and must not be taken for a later message's.
 func (l *Ledger) FailChat(chat ChatKey, err error, now time.Time, out []Decision) []Decision {
 	ln := l.chats[chat]
 	if ln == nil {
 		return out
 	}
 	for _, e := range append([]*entry(nil), ln.order...) {
+		if l.unnamed && onWire(e) {
+			e.sink = true
+		}
 		out = l.fail(e, err, now, out)
-		if l.byClient[e.id] == e {
+		if l.byClient[e.id] == e && !e.sink {
 			l.forget(e)
 		}
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -157,16 +158,26 @@ func TestLedger_UnnamedRepliesATimeoutWithoutALossWaitsForTheLateReply(t *testin
 	assert.Equal(t, "m2=for m2", replies(h.step(Input{Kind: InComplete, MessageID: "r2", Text: "for m2", HasText: true})))
 }
 
-func TestLedger_UnnamedRepliesAMessageOnALostConnectionFailedOrClosedBeforeTheNext(t *testing.T) {
-	h := unnamedHarness(t)
-	h.add(chatA, "m1", "first")
-	h.written("m1")
-	h.lose()
-	ds := h.l.FailAll(errX, h.now, nil)
-	require.Equal(t, "m1!", replies(ds))
-	assert.ErrorIs(t, ds[len(ds)-1].Err, errX, "the client's own failure, not the lost connection's")
-	assert.Empty(t, h.l.FailLost(h.now, nil))
-	assert.Zero(t, h.l.Len())
+func TestLedger_UnnamedRepliesAMessageOnTheWireFailedByItsChatOrClientStillTakesItsReply(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprint("connection lost first: ", lost), func(t *testing.T) {
+			h := unnamedHarness(t)
+			h.add(chatA, "m1", "first")
+			h.written("m1")
+			h.add(chatA, "m2", "queued, never written")
+			if lost {
+				h.lose()
+			}
+			ds := h.l.FailAll(errX, h.now, nil)
+			require.Equal(t, "m1! m2!", replies(ds))
+			assert.ErrorIs(t, ds[1].Err, errX, "the chat's or client's own failure")
+			assert.Empty(t, h.l.FailLost(h.now, nil))
+			assert.False(t, h.l.Writable(chatA), "m1's reply may still come: the chat left and joined again, or the client reconnected")
+			assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, MessageID: "r1", Text: "for m1", HasText: true})))
+			assert.True(t, h.l.Writable(chatA))
+			assert.Zero(t, h.l.Len())
+		})
+	}
 }
 
 func TestLedger_UnnamedRepliesAFrameBeforeFailLostFailsTheMessageFirst(t *testing.T) {
