@@ -188,3 +188,62 @@ func TestUnnamedReplies_AReplyToAMessageOfALeftChatIsNotTheNextMessagesAfterJoin
 	assert.Equal(t, platformtest.ReplyText("second"), r2.Text, "the second message's own reply")
 	assert.Equal(t, []string{m2.ID()}, completes.until(t, ctx, m2.ID()))
 }
+
+// answerAnonymously sends a whole reply whose frames name no message.
+func answerAnonymously(sc *scriptConn, text string) {
+	sc.send(protocol.TypeResponseStart, map[string]any{})
+	sc.send(protocol.TypeResponseChunk, map[string]any{"content": text})
+	sc.send(protocol.TypeResponseComplete, map[string]any{"content": text})
+}
+
+func TestUnnamedReplies_APlatformWhoseRepliesNameNoMessageIsTreatedAsSuchWhateverItsForm(t *testing.T) {
+	// A platform of the REST form whose replies carry no id: once the client
+	// has seen one, a message caught by a drop is not sent again.
+	var mu sync.Mutex
+	var sent []string
+	srv := newScriptServer(t, func(n int, sc *scriptConn) {
+		sc.greet()
+		if !sc.join() {
+			return
+		}
+		if n > 1 {
+			// The platform had "first" and answers it over the new socket.
+			answerAnonymously(sc, "answer to first")
+		}
+		for {
+			d, ok := sc.next(protocol.TypeChatMessage)
+			if !ok {
+				return
+			}
+			text := str(d["message"])
+			mu.Lock()
+			sent = append(sent, text)
+			mu.Unlock()
+			if text == "first" {
+				sc.close(1012) // it has the message; the reply comes later
+				return
+			}
+			answerAnonymously(sc, "answer to "+text)
+		}
+	})
+	c := srv.client(func(cfg *Config) { cfg.InitialBackoff = 20 * time.Millisecond })
+	ctx := ctxT(t, 20*time.Second)
+	chat, err := c.OpenChat(ctx, "chat-anonymous")
+	require.NoError(t, err)
+	r, err := chat.Ask(ctx, "warm up")
+	require.NoError(t, err)
+	require.Equal(t, "answer to warm up", r.Text)
+
+	m1, err := chat.Send(ctx, "first")
+	require.NoError(t, err)
+	m2, err := chat.Send(ctx, "second")
+	require.NoError(t, err)
+	_, err = m1.Wait(ctx)
+	require.ErrorIs(t, err, ErrReplyLost)
+	r2, err := m2.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "answer to second", r2.Text, "the second message's own reply")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"warm up", "first", "second"}, sent, "\"first\" not sent again")
+}

@@ -315,6 +315,12 @@ func (l *Ledger) target(in Input) (e *entry, dup bool) {
 			continue // a message that already has its outcome is not failed again
 		}
 		if !x.answered && !x.awaiting && !x.retrying && x.parked == nil && x.status >= StatusSent && (x.replyID == "" || in.Kind == InError) {
+			if in.Kind == InStart || in.Kind == InChunk || in.Kind == InComplete {
+				// A reply that names no message of ours: from now on the
+				// platform's replies are taken to name none (see
+				// SetUnnamedReplies), whatever its form said.
+				l.seenUnnamed = true
+			}
 			return x, false
 		}
 	}
@@ -573,7 +579,7 @@ func (l *Ledger) FailChat(chat ChatKey, err error, now time.Time, out []Decision
 		return out
 	}
 	for _, e := range append([]*entry(nil), ln.order...) {
-		if l.unnamed && onWire(e) {
+		if l.UnnamedReplies() && onWire(e) {
 			e.sink = true
 		}
 		out = l.fail(e, err, now, out)

@@ -114,11 +114,16 @@ type Ledger struct {
 	finished finishedSet
 	refused  finishedSet // platform ids of messages the platform failed with an error frame
 	unnamed  bool        // the platform's replies name no message (SetUnnamedReplies)
+	// seenUnnamed: a reply that named no message of ours was seen, and
+	// matched by its place; it stays set for the ledger's life.
+	seenUnnamed bool
 }
 
 // SetUnnamedReplies says whether the platform's replies and errors name no
 // message, and it answers a chat's messages one at a time in the order it
-// got them (the realtime form's tenant-app variant, SPEC §2.4). A reply is
+// got them (the realtime form's tenant-app variant, SPEC §2.4), or, once a
+// reply that names no message of ours was matched by its place, whatever
+// was set: the platform has shown its replies name none. A reply is
 // then known to be a message's only by its place, which holds only while a
 // chat has at most one message on the wire: the caller writes a message
 // only when Writable says so. A message on the wire when its connection
@@ -126,15 +131,16 @@ type Ledger struct {
 // ConnectionLost).
 func (l *Ledger) SetUnnamedReplies(on bool) { l.unnamed = on }
 
-// UnnamedReplies reports what SetUnnamedReplies set.
-func (l *Ledger) UnnamedReplies() bool { return l.unnamed }
+// UnnamedReplies reports whether the ledger takes the platform's replies to
+// name no message: SetUnnamedReplies said so, or such a reply was seen.
+func (l *Ledger) UnnamedReplies() bool { return l.unnamed || l.seenUnnamed }
 
 // Writable reports whether a message of chat may be written now: always,
 // unless the platform's replies name no message (SetUnnamedReplies) and
 // another message of chat is on the wire without its reply, or failed with
 // a lost connection and its reply may still come (ConnectionLost).
 func (l *Ledger) Writable(chat ChatKey) bool {
-	if !l.unnamed {
+	if !l.UnnamedReplies() {
 		return true
 	}
 	ln := l.chats[chat]

@@ -28,7 +28,7 @@ func (l *Ledger) ConnectionLost(conn uint64) {
 				continue
 			}
 			switch {
-			case l.unnamed && e.status >= StatusSent:
+			case l.UnnamedReplies() && e.status >= StatusSent:
 				e.sink = true
 			case e.status == StatusSent:
 				e.resend = true

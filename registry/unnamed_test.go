@@ -190,3 +190,18 @@ func TestLedger_UnnamedRepliesAFrameBeforeFailLostFailsTheMessageFirst(t *testin
 	assert.Empty(t, h.l.FailLost(h.now, nil))
 	assert.False(t, h.l.Writable(chatA))
 }
+
+func TestLedger_AReplyMatchedByItsPlaceMakesRepliesUnnamed(t *testing.T) {
+	h := newHarness(t, LedgerConfig{})
+	assert.False(t, h.l.UnnamedReplies())
+	h.add(chatA, "m0", "named")
+	h.written("m0")
+	h.step(Input{Kind: InComplete, ClientID: "m0", Text: "a", HasText: true})
+	assert.False(t, h.l.UnnamedReplies(), "a reply that names its message")
+	h.add(chatA, "m1", "anonymous")
+	h.written("m1")
+	assert.Equal(t, "m1=b", replies(h.step(Input{Kind: InComplete, Text: "b", HasText: true})))
+	assert.True(t, h.l.UnnamedReplies(), "a reply matched by its place")
+	h.l.SetUnnamedReplies(false)
+	assert.True(t, h.l.UnnamedReplies(), "what was seen stays")
+}
