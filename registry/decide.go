@@ -579,6 +579,9 @@ func (l *Ledger) FailChat(chat ChatKey, err error, now time.Time, out []Decision
 		return out
 	}
 	for _, e := range append([]*entry(nil), ln.order...) {
+		if e.sink && e.done {
+			continue // it has its outcome, and waits for its reply
+		}
 		if l.UnnamedReplies() && onWire(e) {
 			e.sink = true
 		}
@@ -627,7 +630,14 @@ func (l *Ledger) Retry(chat ChatKey, clientID, wire, text string, tag any, attem
 			return out, false
 		}
 		attempt, from = e.attempt, e.status
-		l.forget(e)
+		if e.sink {
+			// The failed attempt stays in its chat's line to take its
+			// reply (see ConnectionLost); the new attempt takes the name,
+			// after it.
+			delete(l.byClient, clientID)
+		} else {
+			l.forget(e)
+		}
 	}
 	e := l.insert(chat, clientID, wire, text, tag, from, attempt+1, now)
 	return l.setStatus(e, StatusSending, nil, out), true

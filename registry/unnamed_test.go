@@ -205,3 +205,33 @@ func TestLedger_AReplyMatchedByItsPlaceMakesRepliesUnnamed(t *testing.T) {
 	h.l.SetUnnamedReplies(false)
 	assert.True(t, h.l.UnnamedReplies(), "what was seen stays")
 }
+
+func TestLedger_UnnamedRepliesAMessageFailedWithItsConnectionStillTakesItsReplyWhenRetriedOrLeft(t *testing.T) {
+	t.Run("retried", func(t *testing.T) {
+		h := unnamedHarness(t)
+		h.add(chatA, "m1", "first")
+		h.written("m1")
+		h.lose()
+		h.l.FailLost(h.now, nil)
+		_, ok := h.l.Retry(chatA, "m1", "m1-2", "first", "m1", 1, h.now, nil)
+		require.True(t, ok)
+		assert.False(t, h.l.Writable(chatA), "the first attempt's reply may still come")
+		assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, MessageID: "r1", Text: "maybe cut", HasText: true})))
+		assert.True(t, h.l.Writable(chatA))
+		h.written("m1-2")
+		assert.Equal(t, "m1=whole", replies(h.step(Input{Kind: InComplete, MessageID: "r2", Text: "whole", HasText: true})),
+			"the new attempt gets its own reply")
+		h.checkCounts()
+	})
+	t.Run("its chat left", func(t *testing.T) {
+		h := unnamedHarness(t)
+		h.add(chatA, "m1", "first")
+		h.written("m1")
+		h.lose()
+		h.l.FailLost(h.now, nil)
+		assert.Empty(t, replies(h.l.FailChat(chatA, errX, h.now, nil)), "it has its outcome already")
+		assert.False(t, h.l.Writable(chatA), "its reply may still come after the chat is joined again")
+		assert.Equal(t, "duplicate", kinds(h.step(Input{Kind: InComplete, MessageID: "r1", Text: "x", HasText: true})))
+		assert.True(t, h.l.Writable(chatA))
+	})
+}
