@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -179,6 +180,15 @@ func TestUnnamedReplies_AReplyToAMessageOfALeftChatIsNotTheNextMessagesAfterJoin
 	_, err = m1.Wait(ctx)
 	require.ErrorIs(t, err, ErrChatLeft)
 	require.NoError(t, chat.Join(ctx))
+	// Join sends join_chat; the platform answers a chat over the sockets
+	// joined to it when it answers.
+	require.NoError(t, srv.WaitFor(ctx, func(s *platformtest.Server) bool {
+		// The platform handles one socket's frames in order: once the
+		// second join_chat is recorded, the leave_chat before it was
+		// handled, and the chat is joined once that join is.
+		conns := s.Connections()
+		return len(s.FramesOfType(protocol.TypeJoinChat)) == 2 && len(conns) == 1 && slices.Contains(conns[0].Joined, chat.ID())
+	}))
 	m2, err := chat.Send(ctx, "second")
 	require.NoError(t, err)
 	close(release) // the platform answers "first" now, then "second"
