@@ -22,7 +22,12 @@
 //     outcome yet;
 //   - what a lost connection means: written and not acknowledged, send
 //     again ([Ledger.Resends]); acknowledged and not answered, look in the
-//     history; a reply streaming, start its text again (a Replace piece);
+//     history; a reply streaming, start its text again (a Replace piece)
+//     or, when its chunks cannot be placed, trust only a complete text;
+//   - a platform whose replies name no message ([Ledger.SetUnnamedReplies],
+//     or seen so): one message of a chat on the wire at a time
+//     ([Ledger.Writable]), and a message on a lost connection never sent
+//     again but failed ([Ledger.FailLost]), its reply, if it comes, dropped;
 //   - how the history answers messages: by the link a reply carries to its
 //     question, else by place when no unanswered question stands before it;
 //     an ambiguous pairing is left to the timeout;
