@@ -262,6 +262,9 @@ func (l *Ledger) delivered(e *entry, conn uint64, now time.Time, out []Decision)
 	if e.status == StatusSending {
 		out = l.setStatus(e, StatusSent, nil, out)
 	}
+	if e.wroteOn == 0 {
+		e.wroteOn = conn // posted over REST: acknowledged on conn
+	}
 	e.resend, e.handed = false, false
 	e.activity = now
 	return l.setStatus(e, StatusDelivered, nil, out)
@@ -349,19 +352,27 @@ func (l *Ledger) replyStarts(e *entry, in Input, now time.Time) {
 // the reply's text in doubt: the text shown starts again from it, and a
 // complete frame without text then fails the message (ErrTextLost) rather
 // than give it a text that may lack its beginning. A chunk whose index
-// leaves a gap (the reply's first chunk seen is not index 0, or an index
-// was skipped) leaves the text in doubt the same way, on any connection.
+// leaves a gap leaves the text in doubt the same way: an index skipped, or a
+// reply whose first chunk seen is not the first. Where the numbering starts
+// (0 or 1) is learned from the first numbered reply seen from its first
+// chunk on the connection its message went out on.
 func (l *Ledger) chunk(e *entry, in Input, now time.Time, out []Decision) []Decision {
 	newConn := e.chunks > 0 && in.Conn != e.chunkConn
 	l.replyStarts(e, in, now)
 	replace := e.restart
+	first := max(l.seqBase, 0) // the index of a reply's first chunk, 0 until learned
 	switch {
 	case replace:
-	case newConn && in.HasSeq && in.Seq == 0:
+	case newConn && in.HasSeq && in.Seq == first:
 		replace = true
 	case newConn && in.HasSeq && in.Seq == e.nextSeq:
 		// the reply goes on where the lost connection left it
-	case newConn, in.HasSeq && in.Seq > e.nextSeq:
+	case newConn:
+		replace, e.broken = true, true
+	case !in.HasSeq:
+	case e.chunks == 0 && l.seqBase < 0 && in.Seq <= 1 && in.Conn == e.wroteOn:
+		l.seqBase = in.Seq
+	case e.chunks == 0 && in.Seq > first, e.chunks > 0 && in.Seq > e.nextSeq:
 		replace, e.broken = true, true
 	}
 	shown := e.chunks > 0
@@ -608,6 +619,7 @@ func (l *Ledger) Written(wire string, conn uint64, now time.Time, out []Decision
 		return out
 	}
 	e.handed, e.resend = false, false
+	e.wroteOn = conn
 	if e.status <= StatusSent {
 		e.activity = now // a re-sent message's timeout starts again
 	}

@@ -117,6 +117,9 @@ type Ledger struct {
 	// seenUnnamed: a reply that named no message of ours was seen, and
 	// matched by its place; it stays set for the ledger's life.
 	seenUnnamed bool
+	// seqBase is the index a reply's first chunk carries (0 or 1) on a
+	// platform that numbers its chunks, -1 until learned (see chunk).
+	seqBase int
 }
 
 // SetUnnamedReplies says whether the platform's replies and errors name no
@@ -225,6 +228,7 @@ type entry struct {
 	orphaned bool
 
 	chunks    int
+	wroteOn   uint64 // the connection its current attempt went out on
 	nextSeq   int    // the chunk index the next chunk should carry, when the platform numbers them
 	text0     []byte // the reply text received so far
 	chunkConn uint64 // connection its chunks came on
@@ -247,6 +251,7 @@ func NewLedger(cfg LedgerConfig) *Ledger {
 		chats:    map[ChatKey]*line{},
 		finished: newFinishedSet(cfg.Finished),
 		refused:  newFinishedSet(cfg.Finished),
+		seqBase:  -1,
 	}
 }
 

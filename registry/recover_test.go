@@ -576,33 +576,71 @@ func TestLedger_AReplyWhoseFirstChunksNeverCame(t *testing.T) {
 	// or never sent.
 	for _, tt := range []struct {
 		name  string
+		base  int // the index the platform's replies start at, learned first (-1: not learned)
+		other bool
 		chunk []Input
 	}{
-		{"the first chunk seen is not index 0", []Input{{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 1, HasSeq: true}}},
-		{"a gap on one connection", []Input{
+		{"index 1 first, on another connection than the message's, numbering not known", -1, true,
+			[]Input{{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 1, HasSeq: true}}},
+		{"index 1 first, numbering known to start at 0", 0, false,
+			[]Input{{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 1, HasSeq: true}}},
+		{"index 2 first, numbering known to start at 1", 1, false,
+			[]Input{{Kind: InChunk, ClientID: "m", Text: "two ", Seq: 2, HasSeq: true}}},
+		{"index 2 first, numbering not known", -1, false,
+			[]Input{{Kind: InChunk, ClientID: "m", Text: "three", Seq: 2, HasSeq: true}}},
+		{"a gap on one connection", -1, false, []Input{
 			{Kind: InChunk, ClientID: "m", Text: "one ", Seq: 0, HasSeq: true},
 			{Kind: InChunk, ClientID: "m", Text: "three", Seq: 2, HasSeq: true},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, LedgerConfig{})
-			h.add(chatA, "m", "q")
-			h.written("m")
-			for _, in := range tt.chunk {
-				h.step(in)
+			for _, withText := range []bool{false, true} {
+				h := newHarness(t, LedgerConfig{})
+				if tt.base >= 0 {
+					learnBase(h, tt.base)
+				}
+				h.add(chatA, "m", "q")
+				h.written("m")
+				if tt.other {
+					h.lose()
+				}
+				for _, in := range tt.chunk {
+					in.Conn = h.conn
+					h.step(in)
+				}
+				if !withText {
+					got := h.step(Input{Kind: InComplete, ClientID: "m"})
+					require.True(t, strings.HasSuffix(kinds(got), "status:delivered>failed fail"), "a text with a hole is not a reply: %s", kinds(got))
+					assert.ErrorIs(t, got[len(got)-1].Err, ErrTextLost)
+					continue
+				}
+				got := h.step(Input{Kind: InComplete, ClientID: "m", Text: "one two three", HasText: true})
+				assert.Equal(t, "m=one two three", replies(got), "a complete text is trusted")
 			}
-			got := h.step(Input{Kind: InComplete, ClientID: "m"})
-			require.Equal(t, "status:delivered>failed fail", kinds(got), "a text with a hole is not a reply")
-			assert.ErrorIs(t, got[1].Err, ErrTextLost)
-
-			h = newHarness(t, LedgerConfig{})
-			h.add(chatA, "m", "q")
-			h.written("m")
-			for _, in := range tt.chunk {
-				h.step(in)
-			}
-			got = h.step(Input{Kind: InComplete, ClientID: "m", Text: "one two three", HasText: true})
-			assert.Equal(t, "m=one two three", replies(got), "a complete text is trusted")
 		})
 	}
+}
+
+// learnBase answers a first message with chunks numbered from base, on the
+// connection it was written on.
+func learnBase(h *harness, base int) {
+	h.add(chatA, "m0", "first")
+	h.written("m0")
+	h.step(Input{Kind: InChunk, ClientID: "m0", Text: "a", Seq: base, HasSeq: true})
+	h.step(Input{Kind: InChunk, ClientID: "m0", Text: "b", Seq: base + 1, HasSeq: true})
+	require.Equal(h.t, "m0=ab", replies(h.step(Input{Kind: InComplete, ClientID: "m0"})))
+}
+
+func TestLedger_AReplyNumberedFromOneIsWhole(t *testing.T) {
+	h := newHarness(t, LedgerConfig{})
+	h.add(chatA, "m", "q")
+	h.written("m")
+	h.step(Input{Kind: InChunk, ClientID: "m", Text: "one ", Seq: 1, HasSeq: true})
+	h.step(Input{Kind: InChunk, ClientID: "m", Text: "two", Seq: 2, HasSeq: true})
+	assert.Equal(t, "m=one two", replies(h.step(Input{Kind: InComplete, ClientID: "m"})),
+		"a platform whose sequence_number starts at 1 loses nothing")
+	h.add(chatA, "m2", "q2")
+	h.written("m2")
+	h.step(Input{Kind: InChunk, ClientID: "m2", Text: "three", Seq: 1, HasSeq: true})
+	assert.Equal(t, "m2=three", replies(h.step(Input{Kind: InComplete, ClientID: "m2"})))
 }
